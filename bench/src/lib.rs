@@ -1,0 +1,1 @@
+//! Baselines that kobj is measured against (see benches/).

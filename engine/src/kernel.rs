@@ -1,0 +1,194 @@
+//! The kernel: one machine's object manager.
+
+use std::any::Any;
+use std::fmt;
+
+use crossbeam_utils::CachePadded;
+use dashmap::DashMap;
+
+use crate::access::{Access, GenericMapping};
+use crate::error::Result;
+use crate::names::Names;
+use crate::object::types::{ObjectType, TypeRegistry};
+use crate::object::ObjRef;
+use crate::objects::Builtins;
+use crate::process::{Process, ProcessOptions};
+use crate::sync::{Arc, AtomicU32, AtomicUsize, Ordering};
+use crate::table::MAX_LIMIT;
+
+/// The default per-process handle limit: 2^30, the Platform SDK figure.
+pub const DEFAULT_HANDLE_LIMIT: usize = 1 << 30;
+
+/// One machine's object manager: its types, its namespace, its processes.
+///
+/// Cheap to clone (a shared reference); `Send + Sync`. Everything a guest does goes
+/// through a [`Process`] made by [`Kernel::create_process`] (or a child of one).
+#[derive(Clone)]
+pub struct Kernel {
+    pub(crate) shared: Arc<KernelShared>,
+}
+
+/// The state every object and process of a kernel shares.
+pub(crate) struct KernelShared {
+    pub(crate) handle_limit: usize,
+    live_objects: CachePadded<AtomicUsize>,
+    next_pid: AtomicU32,
+    pub(crate) types: TypeRegistry,
+    pub(crate) builtin: Builtins,
+    pub(crate) names: Names,
+    /// Live (unterminated) processes by id, for `open_process`.
+    pub(crate) processes: DashMap<u32, ObjRef>,
+}
+
+impl KernelShared {
+    pub(crate) fn objects_created(&self) {
+        self.live_objects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn objects_destroyed(&self) {
+        self.live_objects.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn next_pid(&self) -> u32 {
+        // Relaxed: ids need only be unique, and one thread's sequence is deterministic.
+        self.next_pid.fetch_add(4, Ordering::Relaxed)
+    }
+}
+
+/// Configures a [`Kernel`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct KernelBuilder {
+    handle_limit: usize,
+}
+
+impl Default for KernelBuilder {
+    fn default() -> Self {
+        KernelBuilder {
+            handle_limit: DEFAULT_HANDLE_LIMIT,
+        }
+    }
+}
+
+impl KernelBuilder {
+    /// The per-process handle limit: a table holding this many handles fails the next
+    /// insert with NO_SYSTEM_RESOURCES. Default 2^30; `1 << 24` reproduces the NT
+    /// kernel's own limit. Clamped to `1..=2^30`.
+    pub fn handle_limit(mut self, limit: usize) -> Self {
+        self.handle_limit = limit.clamp(1, MAX_LIMIT);
+        self
+    }
+
+    /// Builds the kernel, registering the built-in object types.
+    pub fn build(self) -> Kernel {
+        let types = TypeRegistry::default();
+        let builtin = Builtins::register(&types);
+        Kernel {
+            shared: Arc::new(KernelShared {
+                handle_limit: self.handle_limit,
+                live_objects: CachePadded::new(AtomicUsize::new(0)),
+                next_pid: AtomicU32::new(4),
+                types,
+                builtin,
+                names: Names::new(),
+                processes: DashMap::new(),
+            }),
+        }
+    }
+}
+
+impl Default for Kernel {
+    fn default() -> Self {
+        Kernel::new()
+    }
+}
+
+impl Kernel {
+    /// A kernel with the default settings.
+    #[must_use]
+    pub fn new() -> Kernel {
+        KernelBuilder::default().build()
+    }
+
+    /// A builder for a configured kernel.
+    pub fn builder() -> KernelBuilder {
+        KernelBuilder::default()
+    }
+
+    /// A root process: it inherits nothing. `options.token` defaults to
+    /// `Token::default()`, `options.session_id` to 0; a `handle_list` is
+    /// INVALID_PARAMETER (there is nothing to inherit).
+    pub fn create_process(&self, options: ProcessOptions) -> Result<Process> {
+        Process::create_root(&self.shared, options)
+    }
+
+    /// Live objects of every type, processes included: it drops when an object's last
+    /// reference goes.
+    #[must_use]
+    pub fn object_count(&self) -> usize {
+        self.shared.live_objects.load(Ordering::Relaxed)
+    }
+
+    /// The per-process handle limit.
+    #[must_use]
+    pub fn handle_limit(&self) -> usize {
+        self.shared.handle_limit
+    }
+
+    /// Registers an object type whose objects carry a `P`.
+    ///
+    /// `valid` is the type's valid-access mask and must hold `mapping.all` (the type's
+    /// ALL_ACCESS, which a creator's handle gets); every mask must stay within the
+    /// specific and standard rights (`0x1F_FFFF`), else INVALID_PARAMETER. A name already
+    /// registered is ALREADY_EXISTS. The built-in types are registered by this same
+    /// mechanism.
+    ///
+    /// ```
+    /// use kobj::{Access, DuplicateOptions, GenericMapping, Handle, Kernel, ProcessOptions};
+    ///
+    /// struct Socket { port: u16 }
+    ///
+    /// let kernel = Kernel::new();
+    /// let socket = kernel
+    ///     .register_type::<Socket>("Socket", GenericMapping::new(0x20001, 0x20002, 0x20000, 0x1F0003),
+    ///         Access::from_bits_retain(0x1F0003))
+    ///     .unwrap();
+    /// let p = kernel.create_process(ProcessOptions::default()).unwrap();
+    /// let h = p.create_object(&socket, Socket { port: 80 }, None, None).unwrap().handle;
+    /// let dup = p
+    ///     .duplicate_handle(Handle::CURRENT_PROCESS, h, Some(Handle::CURRENT_PROCESS),
+    ///         Access::empty(), false, DuplicateOptions::SAME_ACCESS)
+    ///     .unwrap()
+    ///     .unwrap();
+    /// assert_eq!(p.with_object(&socket, dup, Access::from_bits_retain(1), |s| s.port), Ok(80));
+    /// p.close_handle(h).unwrap();
+    /// p.close_handle(dup).unwrap();
+    /// p.terminate(0).unwrap();
+    /// drop(p);
+    /// assert_eq!(kernel.object_count(), 0);
+    /// ```
+    pub fn register_type<P: Any + Send + Sync>(
+        &self,
+        name: &str,
+        mapping: GenericMapping,
+        valid: Access,
+    ) -> Result<ObjectType<P>> {
+        self.shared.types.register(name, mapping, valid, None)
+    }
+
+    /// The names of every registered type, built-in ones first.
+    #[must_use]
+    pub fn type_names(&self) -> Vec<String> {
+        self.shared.types.names()
+    }
+}
+
+impl fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kernel")
+            .field("handle_limit", &self.shared.handle_limit)
+            .field("objects", &self.object_count())
+            .field("processes", &self.shared.processes.len())
+            .finish()
+    }
+}

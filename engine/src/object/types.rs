@@ -1,0 +1,152 @@
+//! Object types as data.
+//!
+//! A type is a name, a generic mapping, a valid-access mask and a payload (a Rust
+//! type). The built-in types are registered through [`Kernel::register_type`], the same
+//! call an embedder uses for its own (a socket, a WASI resource), so nothing in the
+//! engine is a closed enum of kinds.
+//!
+//! [`Kernel::register_type`]: crate::Kernel::register_type
+
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::access::{Access, GenericMapping};
+use crate::error::{Error, Result};
+use crate::object::ObjectHeader;
+use crate::security::TypeRights;
+use crate::sync::{lock, Mutex};
+
+/// The bits an access mask may hold once mapped: the sixteen specific rights and the
+/// five standard rights. A valid-access mask outside it cannot be stored in an entry.
+pub(crate) const STORABLE_ACCESS: u32 = 0x001F_FFFF;
+
+/// A hook run when an object's last handle closes (the process type terminates the
+/// process there). Internal: embedders release resources in their payload's `Drop`.
+pub(crate) type LastHandleHook = fn(&ObjectHeader);
+
+/// The description of one object type.
+pub(crate) struct TypeInfo {
+    pub(crate) name: String,
+    pub(crate) mapping: GenericMapping,
+    pub(crate) valid: Access,
+    pub(crate) on_last_handle: Option<LastHandleHook>,
+}
+
+impl TypeInfo {
+    pub(crate) fn rights(&self) -> TypeRights {
+        TypeRights {
+            mapping: self.mapping,
+            valid: self.valid,
+        }
+    }
+
+    /// The type's ALL_ACCESS: what the creator of a new object holds.
+    pub(crate) fn all_access(&self) -> Access {
+        self.mapping.all
+    }
+}
+
+/// A registered object type whose objects carry a payload of type `P`.
+///
+/// Obtained from [`Kernel::register_type`](crate::Kernel::register_type); cheap to clone.
+/// Lookups through it check that a handle names an object of exactly this type.
+pub struct ObjectType<P> {
+    pub(crate) info: Arc<TypeInfo>,
+    _payload: PhantomData<fn() -> P>,
+}
+
+impl<P> Clone for ObjectType<P> {
+    fn clone(&self) -> Self {
+        ObjectType {
+            info: Arc::clone(&self.info),
+            _payload: PhantomData,
+        }
+    }
+}
+
+impl<P> fmt::Debug for ObjectType<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectType")
+            .field("name", &self.info.name)
+            .field("valid", &self.info.valid)
+            .finish()
+    }
+}
+
+impl<P> ObjectType<P> {
+    /// The type's name ("Mutant", "Event", …).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// The type's generic mapping.
+    #[must_use]
+    pub fn mapping(&self) -> GenericMapping {
+        self.info.mapping
+    }
+
+    /// The type's valid-access mask: no handle holds a bit outside it.
+    #[must_use]
+    pub fn valid_access(&self) -> Access {
+        self.info.valid
+    }
+
+    pub(crate) fn info_ptr(&self) -> *const TypeInfo {
+        Arc::as_ptr(&self.info)
+    }
+}
+
+/// Every type a kernel knows. Append-only: a registered type lives as long as the
+/// kernel, so object headers may point at their `TypeInfo` without a count.
+#[derive(Default)]
+pub(crate) struct TypeRegistry {
+    types: Mutex<Vec<Arc<TypeInfo>>>,
+}
+
+impl TypeRegistry {
+    pub(crate) fn register<P: Any + Send + Sync>(
+        &self,
+        name: &str,
+        mapping: GenericMapping,
+        valid: Access,
+        on_last_handle: Option<LastHandleHook>,
+    ) -> Result<ObjectType<P>> {
+        let storable = Access::from_bits_retain(STORABLE_ACCESS);
+        let parts = [
+            mapping.read,
+            mapping.write,
+            mapping.execute,
+            mapping.all,
+            valid,
+        ];
+        if name.is_empty()
+            || parts.iter().any(|m| !storable.contains(*m))
+            || !valid.contains(mapping.all)
+        {
+            return Err(Error::InvalidParameter);
+        }
+        let mut types = lock(&self.types);
+        if types.iter().any(|t| t.name == name) {
+            return Err(Error::AlreadyExists);
+        }
+        let info = Arc::new(TypeInfo {
+            name: name.to_owned(),
+            mapping,
+            valid,
+            on_last_handle,
+        });
+        types.push(Arc::clone(&info));
+        Ok(ObjectType {
+            info,
+            _payload: PhantomData,
+        })
+    }
+
+    /// The names of every registered type, in registration order.
+    pub(crate) fn names(&self) -> Vec<String> {
+        lock(&self.types).iter().map(|t| t.name.clone()).collect()
+    }
+}

@@ -1,0 +1,587 @@
+//! The per-process handle table: lock-free lookup, insert and close.
+//!
+//! # Layout
+//!
+//! A three-level radix of fixed pages, as NT's `ex/handle.c`: a top array sized for the
+//! handle limit, mid pages of leaf pointers and leaf pages of 16-byte [`Entry`]s. Pages
+//! are allocated on first use, published with one CAS and never move or shrink until the
+//! table itself is dropped, so growth copies nothing and a reader never waits for it.
+//! Every lookup costs the same three dependent loads, whatever the table's size.
+//!
+//! ```text
+//! index = handle / 4 - 1
+//! | top: index >> (LEAF_BITS + MID_BITS) | mid: next MID_BITS | leaf: low LEAF_BITS |
+//!
+//! Entry (16 bytes):
+//!   object: usize  live: *const ObjectHeader    free: next free index + 1 (0 = end)
+//!   meta:   u64    | generation:32 | LIVE:1 | 0:5 | PROTECT:1 | INHERIT:1 | access:24 |
+//! ```
+//!
+//! # The invariant
+//!
+//! `object` is written only while the entry is not live, by the one thread that owns the
+//! slot (it popped it from the free list or took it fresh). Every transition out of LIVE
+//! bumps the generation. So a reader that sees the same live `meta` before and after
+//! reading `object` read the pointer of one live period of the entry — a seqlock whose
+//! writers are serialised by slot ownership, and whose readers write nothing.
+//!
+//! A live entry owns one handle reference to its object ([`HandleRef`]). Whoever moves
+//! the entry out of LIVE by CAS (a close, terminate's sweep) adopts that reference and
+//! releases it; exactly one CAS wins.
+//!
+//! Freed slots go on a Treiber stack whose head carries a 32-bit tag bumped on every
+//! push and pop, so a pop that read a stale `next` fails its CAS (no ABA). The stack is
+//! LIFO and fresh slots come from a high-water mark, so one thread's sequence of calls
+//! gives the same handle values on every run.
+
+use std::ptr;
+
+use crate::access::{Access, HandleFlags};
+use crate::error::{Error, Result};
+use crate::handle::Handle;
+use crate::object::{HandleRef, ObjectHeader};
+use crate::sync::{epoch, fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+#[cfg(not(loom))]
+const LEAF_BITS: u32 = 8;
+#[cfg(not(loom))]
+const MID_BITS: u32 = 10;
+// Tiny pages keep loom's models within its branch limits (SPEC §5).
+#[cfg(loom)]
+const LEAF_BITS: u32 = 1;
+#[cfg(loom)]
+const MID_BITS: u32 = 1;
+
+const LEAF_LEN: usize = 1 << LEAF_BITS;
+const MID_LEN: usize = 1 << MID_BITS;
+const TOP_SHIFT: u32 = LEAF_BITS + MID_BITS;
+
+/// The largest handle limit a table supports (the Platform SDK figure).
+pub(crate) const MAX_LIMIT: usize = 1 << 30;
+
+const ACCESS_MASK: u64 = 0x00FF_FFFF;
+const INHERIT: u64 = 1 << 24;
+const PROTECT: u64 = 1 << 25;
+const LIVE: u64 = 1 << 31;
+const GEN_SHIFT: u32 = 32;
+
+fn pack(generation: u64, access: Access, flags: HandleFlags) -> u64 {
+    let mut m = (generation << GEN_SHIFT) | LIVE | (u64::from(access.bits()) & ACCESS_MASK);
+    if flags.contains(HandleFlags::INHERIT) {
+        m |= INHERIT;
+    }
+    if flags.contains(HandleFlags::PROTECT_FROM_CLOSE) {
+        m |= PROTECT;
+    }
+    m
+}
+
+fn is_live(meta: u64) -> bool {
+    meta & LIVE != 0
+}
+
+fn access_of(meta: u64) -> Access {
+    Access::from_bits_retain((meta & ACCESS_MASK) as u32)
+}
+
+fn flags_of(meta: u64) -> HandleFlags {
+    let mut f = HandleFlags::empty();
+    if meta & INHERIT != 0 {
+        f |= HandleFlags::INHERIT;
+    }
+    if meta & PROTECT != 0 {
+        f |= HandleFlags::PROTECT_FROM_CLOSE;
+    }
+    f
+}
+
+/// The meta word of a slot taken out of LIVE: next generation, nothing else.
+fn retired(meta: u64) -> u64 {
+    ((meta >> GEN_SHIFT).wrapping_add(1) & 0xFFFF_FFFF) << GEN_SHIFT
+}
+
+/// One handle-table entry: 16 bytes.
+#[repr(C, align(16))]
+pub(crate) struct Entry {
+    object: AtomicUsize,
+    meta: AtomicU64,
+}
+
+const _: () = assert!(std::mem::size_of::<Entry>() <= 16);
+
+impl Entry {
+    fn new() -> Entry {
+        Entry {
+            object: AtomicUsize::new(0),
+            meta: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes the entry out of LIVE if `pred` accepts its meta word; returns the handle
+    /// reference the entry owned. Exactly one of several racing takers wins.
+    fn take(&self, pred: impl Fn(u64) -> Result<()>) -> Result<HandleRef> {
+        let mut meta = self.meta.load(Ordering::Acquire);
+        loop {
+            if !is_live(meta) {
+                return Err(Error::InvalidHandle);
+            }
+            pred(meta)?;
+            // Acquire pairs with the inserter's Release store of `meta`, making its
+            // `object` store visible; Release orders our earlier reads before the slot
+            // can be reused.
+            match self.meta.compare_exchange_weak(
+                meta,
+                retired(meta),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => break,
+                Err(now) => meta = now,
+            }
+        }
+        let object = self.object.load(Ordering::Relaxed) as *const ObjectHeader;
+        // SAFETY: we moved the entry out of LIVE, so we alone own the handle reference it
+        // carried; it was stored by `insert` from a HandleRef::into_raw.
+        Ok(unsafe { HandleRef::from_raw(object) })
+    }
+}
+
+/// What a live entry says: read together under one pin.
+#[derive(Clone, Copy)]
+pub(crate) struct Snapshot<'g> {
+    pub(crate) object: &'g ObjectHeader,
+    pub(crate) access: Access,
+    pub(crate) flags: HandleFlags,
+}
+
+type Leaf = [Entry];
+type Mid = [AtomicUsize];
+
+/// A per-process handle table.
+pub(crate) struct HandleTable {
+    /// Pointers to mid pages (`Box<[AtomicUsize]>` leaked), each holding pointers to
+    /// leaf pages (`Box<[Entry]>` leaked); 0 = not yet allocated.
+    top: Box<[AtomicUsize]>,
+    /// Treiber stack of free slots: low 32 bits index + 1 (0 = empty), high 32 a tag.
+    free: AtomicU64,
+    /// Slots `0..high_water` have been handed out at least once.
+    high_water: AtomicUsize,
+    /// Live entries.
+    count: AtomicUsize,
+    /// Set once by `close_all`; no insert succeeds after it.
+    closed: AtomicBool,
+    limit: usize,
+}
+
+impl HandleTable {
+    pub(crate) fn new(limit: usize) -> HandleTable {
+        let limit = limit.clamp(1, MAX_LIMIT);
+        let top_len = (limit - 1) / (LEAF_LEN * MID_LEN) + 1;
+        HandleTable {
+            top: (0..top_len).map(|_| AtomicUsize::new(0)).collect(),
+            free: AtomicU64::new(0),
+            high_water: AtomicUsize::new(0),
+            count: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+            limit,
+        }
+    }
+
+    /// The number of live entries.
+    pub(crate) fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The entry at `index`, if its pages exist.
+    #[inline]
+    fn entry(&self, index: usize) -> Option<&Entry> {
+        if index >= self.limit {
+            return None;
+        }
+        // Acquire pairs with the Release CAS that published each page, so the page's
+        // initialised contents are visible.
+        let mid = self.top.get(index >> TOP_SHIFT)?.load(Ordering::Acquire) as *const AtomicUsize;
+        if mid.is_null() {
+            return None;
+        }
+        // SAFETY: a published mid page is a leaked Box<[AtomicUsize]> of MID_LEN that lives
+        // until the table drops (pages never move or shrink); `&self` outlives this use.
+        let slot = unsafe { &*mid.add((index >> LEAF_BITS) & (MID_LEN - 1)) };
+        let leaf = slot.load(Ordering::Acquire) as *const Entry;
+        if leaf.is_null() {
+            return None;
+        }
+        // SAFETY: as above, for a leaf page of LEAF_LEN entries.
+        Some(unsafe { &*leaf.add(index & (LEAF_LEN - 1)) })
+    }
+
+    /// The entry at `index`, allocating its pages if needed.
+    fn entry_or_alloc(&self, index: usize) -> &Entry {
+        let top = &self.top[index >> TOP_SHIFT];
+        let mid = publish_page(top, MID_LEN, || {
+            (0..MID_LEN)
+                .map(|_| AtomicUsize::new(0))
+                .collect::<Box<Mid>>()
+        });
+        // SAFETY: `publish_page` returned a published mid page, live until the table drops.
+        let slot =
+            unsafe { &*(mid as *const AtomicUsize).add((index >> LEAF_BITS) & (MID_LEN - 1)) };
+        let leaf = publish_page(slot, LEAF_LEN, || {
+            (0..LEAF_LEN).map(|_| Entry::new()).collect::<Box<Leaf>>()
+        });
+        // SAFETY: as above, a published leaf page.
+        unsafe { &*(leaf as *const Entry).add(index & (LEAF_LEN - 1)) }
+    }
+
+    /// Reads a live entry under `guard`. `None` for anything that is not a live handle.
+    #[inline]
+    pub(crate) fn get<'g>(&self, handle: Handle, _guard: &'g epoch::Guard) -> Option<Snapshot<'g>> {
+        let entry = self.entry(handle.index()?)?;
+        loop {
+            // Seqlock read (see the module docs). Acquire on `meta` pairs with the
+            // inserter's Release store; Acquire on `object` pairs with the owner's Release
+            // store of it, so if we see a later period's pointer we also see its retired
+            // generation in the second `meta` load.
+            let before = entry.meta.load(Ordering::Acquire);
+            if !is_live(before) {
+                return None;
+            }
+            let object = entry.object.load(Ordering::Acquire) as *const ObjectHeader;
+            let after = entry.meta.load(Ordering::Relaxed);
+            if before == after {
+                // SAFETY: the entry was live and held a reference to `object` after our
+                // pin began; its destruction is deferred through the epoch until this
+                // guard is dropped, so it is valid for 'g.
+                let object = unsafe { &*object };
+                return Some(Snapshot {
+                    object,
+                    access: access_of(before),
+                    flags: flags_of(before),
+                });
+            }
+        }
+    }
+
+    /// Inserts a handle that owns `object`. On failure the reference is released.
+    pub(crate) fn insert(
+        &self,
+        object: HandleRef,
+        access: Access,
+        flags: HandleFlags,
+    ) -> Result<Handle> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(Error::AccessDenied);
+        }
+        let index = match self.pop_free() {
+            Some(i) => i,
+            None => self.fresh_index()?,
+        };
+        let entry = self.entry_or_alloc(index);
+        let generation = entry.meta.load(Ordering::Relaxed) >> GEN_SHIFT;
+        self.count.fetch_add(1, Ordering::Relaxed);
+        // Release: pairs with the Acquire load of `object` in `get` (see there).
+        entry
+            .object
+            .store(object.into_raw() as usize, Ordering::Release);
+        // Release: publishes the `object` store to readers and takers.
+        entry
+            .meta
+            .store(pack(generation, access, flags), Ordering::Release);
+        // SeqCst fence against `close_all`'s: either its sweep sees this entry live, or
+        // we see `closed` and take the entry back ourselves (SPEC §5: an insert racing
+        // terminate must not leave a handle in a dead table).
+        fence(Ordering::SeqCst);
+        if self.closed.load(Ordering::Relaxed) {
+            if let Ok(reference) = entry.take(|_| Ok(())) {
+                self.retire(index);
+                drop(reference);
+            }
+            return Err(Error::AccessDenied);
+        }
+        Ok(Handle::from_index(index))
+    }
+
+    /// Closes a handle: INVALID_HANDLE if it names no live entry or is protected.
+    pub(crate) fn remove(&self, handle: Handle) -> Result<HandleRef> {
+        self.remove_if(handle, |_, _| Ok(()))
+    }
+
+    /// Closes a handle if `check` accepts its access and flags first.
+    pub(crate) fn remove_if(
+        &self,
+        handle: Handle,
+        check: impl Fn(Access, HandleFlags) -> Result<()>,
+    ) -> Result<HandleRef> {
+        let index = handle.index().ok_or(Error::InvalidHandle)?;
+        let entry = self.entry(index).ok_or(Error::InvalidHandle)?;
+        let reference = entry.take(|meta| {
+            if meta & PROTECT != 0 {
+                return Err(Error::InvalidHandle);
+            }
+            check(access_of(meta), flags_of(meta))
+        })?;
+        self.retire(index);
+        Ok(reference)
+    }
+
+    /// Sets the flags in `mask` to their values in `flags`.
+    pub(crate) fn set_flags(
+        &self,
+        handle: Handle,
+        mask: HandleFlags,
+        flags: HandleFlags,
+    ) -> Result<()> {
+        let index = handle.index().ok_or(Error::InvalidHandle)?;
+        let entry = self.entry(index).ok_or(Error::InvalidHandle)?;
+        let mut meta = entry.meta.load(Ordering::Acquire);
+        loop {
+            if !is_live(meta) {
+                return Err(Error::InvalidHandle);
+            }
+            let old = flags_of(meta);
+            let new = (old - mask) | (flags & mask);
+            let next = pack(meta >> GEN_SHIFT, access_of(meta), new);
+            // Relaxed success: only flag bits change; the object pointer is untouched.
+            match entry
+                .meta
+                .compare_exchange_weak(meta, next, Ordering::Relaxed, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(()),
+                Err(now) => meta = now,
+            }
+        }
+    }
+
+    /// Marks the table dead and closes every handle, protected ones included.
+    /// Returns the references the entries owned, for the caller to release.
+    pub(crate) fn close_all(&self) -> Vec<HandleRef> {
+        self.closed.store(true, Ordering::Relaxed);
+        // Pairs with the SeqCst fence in `insert`.
+        fence(Ordering::SeqCst);
+        let end = self.high_water.load(Ordering::Acquire);
+        let mut released = Vec::new();
+        for index in 0..end {
+            if let Some(entry) = self.entry(index) {
+                if let Ok(reference) = entry.take(|_| Ok(())) {
+                    self.count.fetch_sub(1, Ordering::Relaxed);
+                    released.push(reference);
+                }
+            }
+        }
+        released
+    }
+
+    /// Visits every live entry in index order under one pin (a listing; each entry is
+    /// read consistently, the whole is not a snapshot).
+    pub(crate) fn for_each<'g>(
+        &self,
+        guard: &'g epoch::Guard,
+        mut f: impl FnMut(Handle, Snapshot<'g>),
+    ) {
+        let end = self.high_water.load(Ordering::Acquire);
+        let mut index = 0;
+        while index < end {
+            if self.entry(index).is_none() {
+                // Skip a whole unallocated leaf page.
+                index = (index | (LEAF_LEN - 1)) + 1;
+                continue;
+            }
+            let handle = Handle::from_index(index);
+            if let Some(s) = self.get(handle, guard) {
+                f(handle, s);
+            }
+            index += 1;
+        }
+    }
+
+    /// A slot leaves LIVE: count it out and push it on the free list.
+    fn retire(&self, index: usize) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        let entry = self.entry(index).expect("a retired slot's page exists");
+        let mut head = self.free.load(Ordering::Relaxed);
+        loop {
+            entry
+                .object
+                .store((head & 0xFFFF_FFFF) as usize, Ordering::Relaxed);
+            let next = ((head >> 32).wrapping_add(1) << 32) | (index as u64 + 1);
+            // Release: publishes the link store (and the slot's retirement) to the popper.
+            match self
+                .free
+                .compare_exchange_weak(head, next, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    fn pop_free(&self) -> Option<usize> {
+        // Acquire pairs with `retire`'s Release CAS, so the link we read is the pusher's.
+        let mut head = self.free.load(Ordering::Acquire);
+        loop {
+            let top = (head & 0xFFFF_FFFF) as usize;
+            if top == 0 {
+                return None;
+            }
+            let index = top - 1;
+            // The slot may be popped and reused by another thread meanwhile; then this
+            // read is stale, but the tag in `head` has moved and the CAS below fails.
+            let link = self
+                .entry(index)
+                .map_or(0, |e| e.object.load(Ordering::Relaxed)) as u64;
+            let next = ((head >> 32).wrapping_add(1) << 32) | (link & 0xFFFF_FFFF);
+            match self
+                .free
+                .compare_exchange_weak(head, next, Ordering::Acquire, Ordering::Acquire)
+            {
+                Ok(_) => return Some(index),
+                Err(now) => head = now,
+            }
+        }
+    }
+
+    fn fresh_index(&self) -> Result<usize> {
+        let mut n = self.high_water.load(Ordering::Relaxed);
+        loop {
+            if n >= self.limit {
+                return Err(Error::NoSystemResources);
+            }
+            // Release: `close_all` reads `high_water` with Acquire to bound its sweep.
+            match self.high_water.compare_exchange_weak(
+                n,
+                n + 1,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(n),
+                Err(now) => n = now,
+            }
+        }
+    }
+}
+
+/// Returns the page published in `slot`, publishing `make()` (of `len` items) if there
+/// is none.
+fn publish_page<T>(slot: &AtomicUsize, len: usize, make: impl FnOnce() -> Box<[T]>) -> *const T {
+    let current = slot.load(Ordering::Acquire);
+    if current != 0 {
+        return current as *const T;
+    }
+    let page = Box::into_raw(make()) as *mut T as usize;
+    // AcqRel: Release publishes the initialised page; Acquire on failure sees the winner's.
+    match slot.compare_exchange(0, page, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => page as *const T,
+        Err(winner) => {
+            // SAFETY: our page was never published; we still own it alone.
+            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut T, len)) });
+            winner as *const T
+        }
+    }
+}
+
+impl Drop for HandleTable {
+    fn drop(&mut self) {
+        // A table is dropped with its process object, after terminate's sweep; anything
+        // still live here (a process that never ran) is released now.
+        drop(self.close_all());
+        for top in self.top.iter() {
+            let mid = top.load(Ordering::Relaxed) as *mut AtomicUsize;
+            if mid.is_null() {
+                continue;
+            }
+            for i in 0..MID_LEN {
+                // SAFETY: `mid` is a published mid page of MID_LEN slots; we have &mut self.
+                let leaf = unsafe { &*mid.add(i) }.load(Ordering::Relaxed) as *mut Entry;
+                if !leaf.is_null() {
+                    // SAFETY: a published leaf page came from Box<[Entry]> of LEAF_LEN and
+                    // no reader can reach it any more (&mut self).
+                    drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(leaf, LEAF_LEN)) });
+                }
+            }
+            // SAFETY: as above, for the mid page.
+            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(mid, MID_LEN)) });
+        }
+    }
+}
+
+/// Inheritance: copying a parent's inheritable entries into a new child table.
+impl HandleTable {
+    /// Tables at least this large are copied page by page in parallel.
+    const PARALLEL_COPY: usize = 1 << 16;
+
+    /// Copies every INHERIT entry of `parent` into this table (new, not yet visible to
+    /// any other thread) at the same index, with the same access and flags. With `only`,
+    /// just those indices are considered.
+    ///
+    /// Each copied entry was live and inheritable at the instant its snapshot was read
+    /// (under a pin), and its object's handle count is raised with increment-if-not-zero,
+    /// so an entry closed meanwhile is either skipped or copied with a fresh reference,
+    /// never resurrected.
+    pub(crate) fn inherit_from(&self, parent: &HandleTable, only: Option<&[usize]>) {
+        match only {
+            Some(indices) => {
+                let guard = epoch::pin();
+                for &index in indices {
+                    self.copy_entry(parent, index, &guard);
+                }
+            }
+            None => {
+                let end = parent.high_water.load(Ordering::Acquire);
+                let pages: Vec<usize> = (0..end)
+                    .step_by(LEAF_LEN)
+                    .filter(|&base| parent.entry(base).is_some())
+                    .collect();
+                let copy_page = |&base: &usize| {
+                    let guard = epoch::pin();
+                    for index in base..(base + LEAF_LEN).min(end) {
+                        self.copy_entry(parent, index, &guard);
+                    }
+                };
+                if end >= Self::PARALLEL_COPY {
+                    use rayon::prelude::*;
+                    pages.par_iter().for_each(copy_page);
+                } else {
+                    pages.iter().for_each(copy_page);
+                }
+            }
+        }
+        self.rebuild_free_list();
+    }
+
+    fn copy_entry(&self, parent: &HandleTable, index: usize, guard: &epoch::Guard) {
+        let Some(snapshot) = parent.get(Handle::from_index(index), guard) else {
+            return;
+        };
+        if !snapshot.flags.contains(HandleFlags::INHERIT) {
+            return;
+        }
+        let Some(pointer) = snapshot.object.try_ref() else {
+            return;
+        };
+        let Ok(reference) = pointer.try_into_handle() else {
+            return;
+        };
+        let entry = self.entry_or_alloc(index);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        entry
+            .object
+            .store(reference.into_raw() as usize, Ordering::Release);
+        entry
+            .meta
+            .store(pack(0, snapshot.access, snapshot.flags), Ordering::Release);
+        self.high_water.fetch_max(index + 1, Ordering::Release);
+    }
+
+    /// Puts every non-live slot below the high-water mark on the free list,
+    /// lowest index on top (so one thread's later inserts are deterministic).
+    fn rebuild_free_list(&self) {
+        let end = self.high_water.load(Ordering::Acquire);
+        for index in (0..end).rev() {
+            if !is_live(self.entry_or_alloc(index).meta.load(Ordering::Acquire)) {
+                // `retire` counts a live entry out; this one never counted in.
+                self.count.fetch_add(1, Ordering::Relaxed);
+                self.retire(index);
+            }
+        }
+    }
+}

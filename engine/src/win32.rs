@@ -1,0 +1,403 @@
+//! The Win32-shaped surface: `CreateMutex`, `SetEvent`, `ReadFile`, …
+//!
+//! Every call is a thin layer over the generic paths of [`Process`]: a type's payload,
+//! its creation parameters and its checks. Argument checks that NT makes before it
+//! looks at a handle or a name come first here too.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+
+use crate::access::Access;
+use crate::error::{Error, Result};
+use crate::handle::Handle;
+use crate::object::{self, ObjectRef};
+use crate::objects::{Event, File, FileMapping, Job, Mutex, Semaphore, WaitableTimer};
+use crate::process::{inherit_flag, Created, Process};
+use crate::security::SecurityAttributes;
+use crate::sync::{epoch, lock, AtomicBool, AtomicI32, AtomicU32, Mutex as Lock, Ordering};
+
+/// How `create_file` treats an existing or missing file (`dwCreationDisposition`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CreationDisposition {
+    /// CREATE_NEW: fails with FILE_EXISTS if the file exists.
+    CreateNew,
+    /// CREATE_ALWAYS: creates, or truncates an existing file.
+    CreateAlways,
+    /// OPEN_EXISTING: fails with FILE_NOT_FOUND if the file is missing.
+    OpenExisting,
+    /// OPEN_ALWAYS: opens, or creates a missing file.
+    OpenAlways,
+    /// TRUNCATE_EXISTING: opens and truncates; needs GENERIC_WRITE.
+    TruncateExisting,
+}
+
+/// The page protections `create_file_mapping` accepts (low byte of `flProtect`).
+const PAGE_PROTECTIONS: [u32; 6] = [0x02, 0x04, 0x08, 0x20, 0x40, 0x80];
+/// The SEC_* attributes that may accompany them.
+const SEC_FLAGS: u32 =
+    0x1000_0000 | 0x0800_0000 | 0x0100_0000 | 0x0200_0000 | 0x0400_0000 | 0x8000_0000;
+
+impl Process {
+    /// `CreateMutex`. `initial_owner` makes this process the owner.
+    pub fn create_mutex(
+        &self,
+        sa: Option<&SecurityAttributes>,
+        initial_owner: bool,
+        name: Option<&str>,
+    ) -> Result<Created> {
+        let owner = if initial_owner { self.id() } else { 0 };
+        let ty = &self.kernel().builtin.mutex;
+        self.create_with(ty, sa, name, || {
+            Ok(Mutex {
+                owner: AtomicU32::new(owner),
+            })
+        })
+    }
+
+    /// `CreateEvent`.
+    pub fn create_event(
+        &self,
+        sa: Option<&SecurityAttributes>,
+        manual_reset: bool,
+        initial_state: bool,
+        name: Option<&str>,
+    ) -> Result<Created> {
+        let ty = &self.kernel().builtin.event;
+        self.create_with(ty, sa, name, || {
+            Ok(Event {
+                manual_reset,
+                signaled: AtomicBool::new(initial_state),
+            })
+        })
+    }
+
+    /// `CreateSemaphore`: `maximum <= 0`, `initial < 0` or `initial > maximum` is
+    /// INVALID_PARAMETER, before the name is looked at.
+    pub fn create_semaphore(
+        &self,
+        sa: Option<&SecurityAttributes>,
+        initial: i32,
+        maximum: i32,
+        name: Option<&str>,
+    ) -> Result<Created> {
+        if maximum <= 0 || initial < 0 || initial > maximum {
+            return Err(Error::InvalidParameter);
+        }
+        let ty = &self.kernel().builtin.semaphore;
+        self.create_with(ty, sa, name, || {
+            Ok(Semaphore {
+                count: AtomicI32::new(initial),
+                maximum,
+            })
+        })
+    }
+
+    /// `CreateWaitableTimer`.
+    pub fn create_waitable_timer(
+        &self,
+        sa: Option<&SecurityAttributes>,
+        manual_reset: bool,
+        name: Option<&str>,
+    ) -> Result<Created> {
+        let ty = &self.kernel().builtin.timer;
+        self.create_with(ty, sa, name, || {
+            Ok(WaitableTimer {
+                manual_reset,
+                signaled: AtomicBool::new(false),
+            })
+        })
+    }
+
+    /// `CreateFileMapping`. `protect` must be one PAGE_* protection (with SEC_* flags);
+    /// a mapping of the paging file (`file = None`) needs a non-zero size. A file handle
+    /// must be a file opened with FILE_READ_DATA.
+    pub fn create_file_mapping(
+        &self,
+        file: Option<Handle>,
+        sa: Option<&SecurityAttributes>,
+        protect: u32,
+        maximum_size: u64,
+        name: Option<&str>,
+    ) -> Result<Created> {
+        self.alive()?;
+        if !PAGE_PROTECTIONS.contains(&(protect & 0xFF)) || protect & !(0xFF | SEC_FLAGS) != 0 {
+            return Err(Error::InvalidParameter);
+        }
+        let file = match file {
+            None => {
+                if maximum_size == 0 {
+                    return Err(Error::InvalidParameter);
+                }
+                None
+            }
+            Some(h) => {
+                let ty = &self.kernel().builtin.file;
+                let f = self.reference_object(ty, h, Access::FILE_READ_DATA)?;
+                Some(f)
+            }
+        };
+        let ty = &self.kernel().builtin.mapping;
+        self.create_with(ty, sa, name, || {
+            let size = match &file {
+                Some(f) if maximum_size == 0 => {
+                    let len = lock(&f.host)
+                        .metadata()
+                        .map_err(|e| Error::from_io(&e))?
+                        .len();
+                    if len == 0 {
+                        // ERROR_FILE_INVALID: an empty file cannot be mapped at its own size.
+                        return Err(Error::Os(1006));
+                    }
+                    len
+                }
+                _ => maximum_size,
+            };
+            Ok(FileMapping {
+                protect,
+                maximum_size: size,
+                file: file.map(ObjectRef::into_counted),
+            })
+        })
+    }
+
+    /// `CreateJobObject`.
+    pub fn create_job_object(
+        &self,
+        sa: Option<&SecurityAttributes>,
+        name: Option<&str>,
+    ) -> Result<Created> {
+        let ty = &self.kernel().builtin.job;
+        self.create_with(ty, sa, name, || Ok(Job { _private: () }))
+    }
+
+    /// `OpenMutex`.
+    pub fn open_mutex(&self, access: Access, inherit: bool, name: &str) -> Result<Handle> {
+        self.open_object(&self.kernel().builtin.mutex.clone(), access, inherit, name)
+    }
+
+    /// `OpenEvent`.
+    pub fn open_event(&self, access: Access, inherit: bool, name: &str) -> Result<Handle> {
+        self.open_object(&self.kernel().builtin.event.clone(), access, inherit, name)
+    }
+
+    /// `OpenSemaphore`.
+    pub fn open_semaphore(&self, access: Access, inherit: bool, name: &str) -> Result<Handle> {
+        self.open_object(
+            &self.kernel().builtin.semaphore.clone(),
+            access,
+            inherit,
+            name,
+        )
+    }
+
+    /// `OpenWaitableTimer`.
+    pub fn open_waitable_timer(&self, access: Access, inherit: bool, name: &str) -> Result<Handle> {
+        self.open_object(&self.kernel().builtin.timer.clone(), access, inherit, name)
+    }
+
+    /// `OpenFileMapping`.
+    pub fn open_file_mapping(&self, access: Access, inherit: bool, name: &str) -> Result<Handle> {
+        self.open_object(
+            &self.kernel().builtin.mapping.clone(),
+            access,
+            inherit,
+            name,
+        )
+    }
+
+    /// `OpenJobObject`.
+    pub fn open_job_object(&self, access: Access, inherit: bool, name: &str) -> Result<Handle> {
+        self.open_object(&self.kernel().builtin.job.clone(), access, inherit, name)
+    }
+
+    /// `SetEvent`: needs EVENT_MODIFY_STATE.
+    pub fn set_event(&self, h: Handle) -> Result<()> {
+        self.with_object(
+            &self.kernel().builtin.event,
+            h,
+            Access::EVENT_MODIFY_STATE,
+            |e| {
+                e.signaled.store(true, Ordering::Release);
+            },
+        )
+    }
+
+    /// `ResetEvent`: needs EVENT_MODIFY_STATE.
+    pub fn reset_event(&self, h: Handle) -> Result<()> {
+        self.with_object(
+            &self.kernel().builtin.event,
+            h,
+            Access::EVENT_MODIFY_STATE,
+            |e| {
+                e.signaled.store(false, Ordering::Release);
+            },
+        )
+    }
+
+    /// Whether an event is signalled (`WaitForSingleObject(h, 0)` without the wait's
+    /// side effect): needs EVENT_QUERY_STATE.
+    pub fn event_state(&self, h: Handle) -> Result<bool> {
+        self.with_object(
+            &self.kernel().builtin.event,
+            h,
+            Access::EVENT_QUERY_STATE,
+            |e| e.signaled.load(Ordering::Acquire),
+        )
+    }
+
+    /// `ReleaseSemaphore`: returns the previous count. `count <= 0` is INVALID_PARAMETER
+    /// before the handle is looked at (as NT does); a release past the maximum is
+    /// TOO_MANY_POSTS and leaves the count unchanged.
+    pub fn release_semaphore(&self, h: Handle, count: i32) -> Result<i32> {
+        if count <= 0 {
+            return Err(Error::InvalidParameter);
+        }
+        self.with_object(
+            &self.kernel().builtin.semaphore,
+            h,
+            Access::SEMAPHORE_MODIFY_STATE,
+            |s| {
+                let mut current = s.count.load(Ordering::Relaxed);
+                loop {
+                    if i64::from(current) + i64::from(count) > i64::from(s.maximum) {
+                        return Err(Error::TooManyPosts);
+                    }
+                    match s.count.compare_exchange_weak(
+                        current,
+                        current + count,
+                        Ordering::AcqRel,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(previous) => return Ok(previous),
+                        Err(now) => current = now,
+                    }
+                }
+            },
+        )?
+    }
+
+    /// A semaphore's current count: needs SEMAPHORE_QUERY_STATE.
+    pub fn semaphore_count(&self, h: Handle) -> Result<i32> {
+        self.with_object(
+            &self.kernel().builtin.semaphore,
+            h,
+            Access::SEMAPHORE_QUERY_STATE,
+            |s| s.count.load(Ordering::Acquire),
+        )
+    }
+
+    /// `CreateFile` over a real file. Each call makes a new file object with its own
+    /// file pointer; handles made from it by duplication or inheritance share it.
+    /// `access` is generic-mapped with the file type's mapping; FILE_READ_DATA allows
+    /// reads, FILE_WRITE_DATA or FILE_APPEND_DATA writes.
+    pub fn create_file(
+        &self,
+        path: &Path,
+        access: Access,
+        sa: Option<&SecurityAttributes>,
+        disposition: CreationDisposition,
+    ) -> Result<Handle> {
+        self.alive()?;
+        let ty = self.kernel().builtin.file.clone();
+        if access.contains(Access::ACCESS_SYSTEM_SECURITY) {
+            return Err(Error::PrivilegeNotHeld);
+        }
+        let granted = ty.mapping().map(access) & ty.valid_access();
+        let read = granted.contains(Access::FILE_READ_DATA);
+        let write = granted.intersects(Access::FILE_WRITE_DATA | Access::FILE_APPEND_DATA);
+        let mut options = std::fs::OpenOptions::new();
+        // The host needs some access to open at all; the engine enforces the handle's.
+        options.read(read || !write).write(write);
+        match disposition {
+            CreationDisposition::CreateNew => options.write(true).create_new(true),
+            CreationDisposition::CreateAlways => options.write(true).create(true).truncate(true),
+            CreationDisposition::OpenExisting => &mut options,
+            CreationDisposition::OpenAlways => options.write(true).create(true),
+            CreationDisposition::TruncateExisting => {
+                if !access.contains(Access::GENERIC_WRITE)
+                    && !granted.contains(Access::FILE_WRITE_DATA)
+                {
+                    return Err(Error::InvalidParameter);
+                }
+                options.write(true).truncate(true)
+            }
+        };
+        let host = options
+            .open(path)
+            .map_err(|e| match (e.kind(), path.parent()) {
+                (std::io::ErrorKind::NotFound, Some(parent))
+                    if !parent.as_os_str().is_empty() && !parent.exists() =>
+                {
+                    Error::PathNotFound
+                }
+                _ => Error::from_io(&e),
+            })?;
+        let file = File {
+            host: Lock::new(host),
+            path: path.to_path_buf(),
+        };
+        // Files are never named here, and the creator holds what it asked for, not the
+        // type's ALL_ACCESS.
+        let me = self.alive()?;
+        let security = me
+            .token
+            .descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
+        let reference = object::allocate(self.kernel(), &ty, security, None, file);
+        me.table.insert(
+            reference,
+            granted,
+            inherit_flag(sa.is_some_and(|sa| sa.inherit_handle)),
+        )
+    }
+
+    /// `ReadFile`: reads at the file object's pointer and moves it. Needs FILE_READ_DATA.
+    pub fn read_file(&self, h: Handle, buf: &mut [u8]) -> Result<usize> {
+        let f = self.reference_object(&self.kernel().builtin.file, h, Access::FILE_READ_DATA)?;
+        let mut host = lock(&f.host);
+        host.read(buf).map_err(|e| Error::from_io(&e))
+    }
+
+    /// `WriteFile`: writes at the file object's pointer and moves it. Needs
+    /// FILE_WRITE_DATA (or FILE_APPEND_DATA).
+    pub fn write_file(&self, h: Handle, buf: &[u8]) -> Result<usize> {
+        let ty = &self.kernel().builtin.file;
+        let object = {
+            let guard = epoch::pin();
+            let s = self.resolve(h, &guard)?;
+            if !s.object.is_type(ty.info_ptr()) {
+                return Err(Error::InvalidHandle);
+            }
+            if !s
+                .access
+                .intersects(Access::FILE_WRITE_DATA | Access::FILE_APPEND_DATA)
+            {
+                return Err(Error::AccessDenied);
+            }
+            s.object.try_ref().ok_or(Error::InvalidHandle)?
+        };
+        let f = object.body::<File>().ok_or(Error::InvalidHandle)?;
+        let mut host = lock(&f.host);
+        host.write(buf).map_err(|e| Error::from_io(&e))
+    }
+
+    /// `SetFilePointerEx`: moves the file object's pointer; a position before the start
+    /// is NEGATIVE_SEEK.
+    pub fn set_file_pointer(&self, h: Handle, pos: SeekFrom) -> Result<u64> {
+        let f = self.reference_object(&self.kernel().builtin.file, h, Access::empty())?;
+        let mut host = lock(&f.host);
+        let current = host.stream_position().map_err(|e| Error::from_io(&e))?;
+        let end = || {
+            host.metadata()
+                .map(|m| m.len())
+                .map_err(|e| Error::from_io(&e))
+        };
+        let target = match pos {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => current.checked_add_signed(d),
+            SeekFrom::End(d) => end()?.checked_add_signed(d),
+        };
+        let target = target.ok_or(Error::NegativeSeek)?;
+        host.seek(SeekFrom::Start(target))
+            .map_err(|e| Error::from_io(&e))
+    }
+}

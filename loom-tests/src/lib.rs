@@ -1,0 +1,1 @@
+//! loom models of kobj's concurrent races (filled by the loom work).

@@ -1,0 +1,128 @@
+//! The object namespace of kobj: the NT object directory tree, held in one sharded table,
+//! generic over the object it names.
+//!
+//! # Layout
+//!
+//! ```text
+//! \                                   root
+//! \BaseNamedObjects                   global namespace = session 0's local namespace
+//!     Global  -> \BaseNamedObjects
+//!     Local   -> \BaseNamedObjects
+//!     Session -> \Sessions\BNOLINKS
+//! \Sessions
+//! \Sessions\BNOLINKS
+//!     0 -> \BaseNamedObjects
+//!     n -> \Sessions\n\BaseNamedObjects      (once session n exists)
+//! \Sessions\n\BaseNamedObjects        session n's local namespace (n >= 1)
+//!     Global, Local, Session          as above, Local -> itself
+//! ```
+//!
+//! [`Namespace::new`] builds the skeleton and session 0; [`Namespace::ensure_session`]
+//! adds session n. A Win32 name (`x`, `Local\x`, `Global\x`, `Session\2\x`, `alias\x`)
+//! is a path relative to the caller's session directory; [`Namespace::resolve`] walks it
+//! to a [`Resolved`] `(directory, final component)`, the operations then act on that
+//! one name. A private namespace ([`Namespace::create_private`]) is a directory found
+//! by its boundary rather than by path; a process that holds it reaches it through its
+//! alias, which the engine supplies to `resolve` as a callback.
+//!
+//! # One sharded table
+//!
+//! Every entry of every directory (object, sub-directory or link) lives in one
+//! `DashMap` keyed by `(DirId, name)`. A name operation hashes its key to one shard and
+//! takes that shard's lock and no other: creators of unrelated names in the same
+//! directory do not meet, and there is no per-directory lock for a popular directory
+//! (`\BaseNamedObjects` holds most names) to serialise on. Walking a path costs one
+//! shared shard lock per component, taken and released in turn; the hottest prefixes,
+//! a session directory's fixed links `Global`, `Local` and `Session`, are answered
+//! without touching the table. Directories are plain ids ([`DirId`]): the skeleton's and
+//! each session's are computed, so the tree needs no side table, and a directory costs
+//! nothing until it has entries. An entry costs a 24-byte key (id and boxed name), a
+//! 16-byte value for a pointer-sized `T`, the name's bytes and the hash table's slack
+//! (about 70–110 bytes a name in all; `tests/memory.rs` measures it). Names are hashed
+//! with the standard `RandomState`, since they are chosen by untrusted processes.
+//!
+//! # Lifetime: the two races
+//!
+//! The engine's objects have a handle count; a name must vanish the moment its object's
+//! handle count reaches zero, and no one may obtain a handle to an object after that.
+//! The namespace holds the engine's counted reference `T`, and the engine passes
+//! closures in, so this crate never needs to know what an object is:
+//!
+//! - **Open against last close.** [`Namespace::open`] and
+//!   [`Namespace::create_or_open`] call the engine's `acquire` on the named object under
+//!   the name's shard lock, and `acquire` increments the handle count only if it is not
+//!   zero. The last closer decrements the count to zero first and only then calls
+//!   [`Namespace::remove_if`]. Either the opener's increment comes first (then the
+//!   count never reaches zero while it holds the handle: the close was not the last) or
+//!   the decrement does (then `acquire` sees zero and declines: the open fails with
+//!   [`NameError::NotFound`], or the create makes a new object). No handle to a dead
+//!   object is ever made, whatever order the shard lock is taken in. The entry's own
+//!   `T` keeps the object's memory valid while `acquire` looks at it.
+//! - **The closer against a new creator.** Between the count reaching zero and the
+//!   closer's `remove_if`, a creator may find the dying entry, treat the name as free
+//!   and replace it with a new object. `remove_if` therefore removes the entry only if
+//!   the engine's predicate still recognises it as the closing object (identity), so
+//!   the replacement keeps its name.
+//! - **Two creators.** Both run under the same shard lock for the key (the `DashMap`
+//!   entry API): the first finds no live object and runs `make`, the second finds the
+//!   first's object and runs `acquire`. Exactly one sees `already_existed == false`.
+//!   `make` runs under the lock, so a failing `make` publishes nothing.
+//!
+//! Private namespaces follow the same rules, keyed by boundary instead of name. The
+//! closures run under a shard lock: they must be short and must not call back into the
+//! namespace. A replaced or removed `T` is dropped only after the lock is released.
+//!
+//! # How an engine drives it
+//!
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::sync::Arc;
+//! use kobj_namespace::{NameError, Namespace};
+//!
+//! #[derive(Debug)]
+//! struct Object { handles: AtomicUsize }
+//!
+//! // Take a handle only while the object lives: increment if not zero.
+//! fn acquire(object: &Arc<Object>) -> Option<Result<Arc<Object>, NameError>> {
+//!     let mut n = object.handles.load(Ordering::Relaxed);
+//!     while n != 0 {
+//!         match object.handles.compare_exchange(n, n + 1, Ordering::Acquire, Ordering::Relaxed) {
+//!             Ok(_) => return Some(Ok(Arc::clone(object))),
+//!             Err(now) => n = now,
+//!         }
+//!     }
+//!     None
+//! }
+//!
+//! let ns: Namespace<Arc<Object>> = Namespace::new();
+//! let at = ns.resolve(0, "Global\\app", |_| None)?;
+//! let made = ns.create_or_open(at, acquire, || {
+//!     let object = Arc::new(Object { handles: AtomicUsize::new(1) });
+//!     Ok::<_, NameError>((Arc::clone(&object), object))
+//! })?;
+//! assert!(!made.already_existed);
+//!
+//! let opened = ns.open(ns.resolve(0, "app", |_| None)?, acquire)?;
+//! assert!(Arc::ptr_eq(&opened, &made.value));
+//!
+//! // Close both handles; the last closer removes the name, if it is still this object.
+//! for handle in [opened, made.value] {
+//!     if handle.handles.fetch_sub(1, Ordering::Release) == 1 {
+//!         ns.remove_if(at, |named| Arc::ptr_eq(named, &handle));
+//!     }
+//! }
+//! assert_eq!(ns.open(at, acquire).unwrap_err(), NameError::NotFound);
+//! # Ok::<(), NameError>(())
+//! ```
+
+mod dir;
+mod error;
+mod key;
+mod namespace;
+mod objects;
+mod private;
+
+pub use dir::DirId;
+pub use error::NameError;
+pub use namespace::{EntryKind, Namespace, Resolved, MAX_NAME_UNITS};
+pub use objects::CreateOutcome;

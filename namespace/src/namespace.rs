@@ -1,0 +1,286 @@
+//! The [`Namespace`] itself: the table, the sessions, name resolution and listing.
+
+use std::fmt;
+use std::hash::Hash;
+use std::sync::atomic::AtomicU64;
+
+use dashmap::DashMap;
+
+use crate::dir::{BASE_NAMED_OBJECTS, BNOLINKS, GLOBAL_LINK, LOCAL_LINK, SESSIONS, SESSION_LINK};
+use crate::key::{Key, KeyView, Slot};
+use crate::{DirId, NameError};
+
+/// The longest name, in UTF-16 code units, that a Win32 name may have (the whole string as
+/// passed, prefix included). One more unit is [`NameError::InvalidName`].
+pub const MAX_NAME_UNITS: usize = 32_767;
+
+/// The object directory tree and its one sharded name table.
+///
+/// `T` is the engine's counted reference to an object (`Clone + Send + Sync`, typically an
+/// `Arc`-like pointer); `B` is the key of a private namespace's boundary. See the crate
+/// documentation for the layout, the lifetime rules and how an engine drives it.
+pub struct Namespace<T, B = String> {
+    /// Every entry of every directory: `(directory, name) -> object | directory | link`.
+    pub(crate) entries: DashMap<Key, Slot<T>>,
+    /// The private namespaces: boundary -> (its directory, the engine's namespace object).
+    pub(crate) privates: DashMap<B, (DirId, T)>,
+    /// The number of the next private namespace directory; never reused.
+    pub(crate) next_private: AtomicU64,
+}
+
+/// Where a Win32 name leads: the directory its final component is looked up in, and that
+/// component.
+///
+/// Made by [`Namespace::resolve`]; an engine that must find a name again later (to remove
+/// it when the object's last handle closes) keeps `dir` and an owned copy of `name`, and
+/// rebuilds a `Resolved` from them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Resolved<'n> {
+    /// The directory holding the final component.
+    pub dir: DirId,
+    /// The final component: one name, no `\`. Empty only when the whole name was empty,
+    /// in which case it stands for `dir` itself (never an object).
+    pub name: &'n str,
+}
+
+/// What an entry of a directory is, as [`Namespace::list`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    /// A named object, with the type name the caller's closure gave for it.
+    Object(String),
+    /// A sub-directory.
+    Directory,
+    /// A symbolic link, with the absolute path of the directory it leads to.
+    Link(String),
+}
+
+impl<T, B: Hash + Eq> Default for Namespace<T, B> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T, B: Hash + Eq> fmt::Debug for Namespace<T, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Namespace")
+            .field("entries", &self.entries.len())
+            .field("private_namespaces", &self.privates.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, B: Hash + Eq> Namespace<T, B> {
+    /// A tree with its skeleton: `\`, `\BaseNamedObjects`, `\Sessions`,
+    /// `\Sessions\BNOLINKS`, and session 0 (whose object directory is
+    /// `\BaseNamedObjects`, with its `Global`, `Local` and `Session` links and
+    /// `\Sessions\BNOLINKS\0`).
+    #[must_use]
+    pub fn new() -> Self {
+        let namespace = Namespace {
+            entries: DashMap::new(),
+            privates: DashMap::new(),
+            next_private: AtomicU64::new(0),
+        };
+        namespace.publish(DirId::ROOT, BASE_NAMED_OBJECTS, Slot::Dir(DirId::GLOBAL));
+        namespace.publish(DirId::ROOT, SESSIONS, Slot::Dir(DirId::SESSIONS));
+        namespace.publish(DirId::SESSIONS, BNOLINKS, Slot::Dir(DirId::BNOLINKS));
+        namespace.ensure_session(0);
+        namespace
+    }
+
+    /// Makes session `n` exist, if it does not yet, and returns its object directory.
+    ///
+    /// For n ≥ 1 this adds `\Sessions\<n>\BaseNamedObjects`; in the session's object
+    /// directory the links `Global` (to `\BaseNamedObjects`), `Local` (to itself) and
+    /// `Session` (to `\Sessions\BNOLINKS`); and last `\Sessions\BNOLINKS\<n>`, so that
+    /// other sessions reach the session through `Session\<n>` only once it is complete.
+    /// Idempotent and safe to call from many threads at once (each step is an insert of
+    /// a fixed value under one shard lock). The engine calls it when it creates a process
+    /// in session `n`.
+    pub fn ensure_session(&self, n: u32) -> DirId {
+        let objects = DirId::session(n);
+        let number = n.to_string();
+        if self
+            .entries
+            .contains_key(&(DirId::BNOLINKS, number.as_str()) as &dyn KeyView)
+        {
+            return objects;
+        }
+        if n != 0 {
+            let container = DirId::session_container(n);
+            self.publish(DirId::SESSIONS, &number, Slot::Dir(container));
+            self.publish(container, BASE_NAMED_OBJECTS, Slot::Dir(objects));
+        }
+        self.publish(objects, GLOBAL_LINK, Slot::Link(DirId::GLOBAL));
+        self.publish(objects, LOCAL_LINK, Slot::Link(objects));
+        self.publish(objects, SESSION_LINK, Slot::Link(DirId::BNOLINKS));
+        self.publish(DirId::BNOLINKS, &number, Slot::Link(objects));
+        objects
+    }
+
+    /// Puts a skeleton entry in place. Skeleton names can never hold objects (see
+    /// [`is_reserved`]), so this only ever replaces an identical entry.
+    fn publish(&self, dir: DirId, name: &str, slot: Slot<T>) {
+        // The replaced value, if any, is dropped here, after the shard lock is released.
+        drop(self.entries.insert(Key::new(dir, name), slot));
+    }
+
+    /// Resolves a Win32 name, as passed by a process of `session`, to the directory and
+    /// final component it names. Only the path is walked: the final component itself is
+    /// not looked up (the operation that follows does that, under its one shard lock).
+    ///
+    /// The rules (SPEC §3 "Named objects"):
+    /// - the name is relative to `session`'s object directory ([`DirId::session`]); the
+    ///   caller's own session is taken to exist (the engine ensured it when it created
+    ///   the process);
+    /// - components are separated by `\` and match exactly: case-sensitive, counted
+    ///   (an embedded NUL is part of the name);
+    /// - more than [`MAX_NAME_UNITS`] UTF-16 code units, or an empty component (a leading
+    ///   or trailing `\`, or `\\`), is [`NameError::InvalidName`], whatever the path;
+    /// - each non-final component must name a directory or a link (which is followed),
+    ///   else [`NameError::PathNotFound`]: `Global` leads to `\BaseNamedObjects`, `Local`
+    ///   to the session's own directory, `Session\<n>` to session n's directory if session
+    ///   n exists;
+    /// - if the first of two or more components is an alias for which `private` returns
+    ///   a directory (the caller holds that private namespace), the rest resolves inside
+    ///   that directory; otherwise the alias is an ordinary component. `private` is
+    ///   called at most once;
+    /// - the empty name resolves to the session directory with an empty final component:
+    ///   the directory itself, which [`create_or_open`](Self::create_or_open) and
+    ///   [`open`](Self::open) answer with [`NameError::NotAnObject`].
+    ///
+    /// A final component that names a link or a directory (`Global`, `Local`,
+    /// `Session\0`) resolves; the operation on it fails with [`NameError::NotAnObject`].
+    ///
+    /// ```
+    /// use kobj_namespace::{DirId, Namespace};
+    /// let ns: Namespace<u32> = Namespace::new();
+    /// ns.ensure_session(1);
+    /// let r = ns.resolve(1, "Global\\app", |_| None).unwrap();
+    /// assert_eq!((r.dir, r.name), (DirId::GLOBAL, "app"));
+    /// let r = ns.resolve(1, "app", |_| None).unwrap();
+    /// assert_eq!(r.dir, DirId::session(1));
+    /// ```
+    pub fn resolve<'n>(
+        &self,
+        session: u32,
+        name: &'n str,
+        private: impl FnOnce(&str) -> Option<DirId>,
+    ) -> Result<Resolved<'n>, NameError> {
+        check_length(name)?;
+        check_components(name)?;
+        let base = DirId::session(session);
+        let Some((first, mut rest)) = name.split_once('\\') else {
+            return Ok(Resolved { dir: base, name });
+        };
+        let mut dir = match private(first) {
+            Some(private_dir) => private_dir,
+            None => self.follow(base, first)?,
+        };
+        while let Some((component, tail)) = rest.split_once('\\') {
+            dir = self.follow(dir, component)?;
+            rest = tail;
+        }
+        Ok(Resolved { dir, name: rest })
+    }
+
+    /// Finds the directory at an absolute path of the tree, such as `\BaseNamedObjects`
+    /// or `\Sessions\BNOLINKS\1` (links are followed). `\` is the root.
+    ///
+    /// Errors: a path that does not start with `\` or has an empty component is
+    /// [`NameError::InvalidName`]; one whose components do not all name directories or
+    /// links is [`NameError::PathNotFound`].
+    pub fn lookup_dir(&self, path: &str) -> Result<DirId, NameError> {
+        let relative = path.strip_prefix('\\').ok_or(NameError::InvalidName)?;
+        if relative.is_empty() {
+            return Ok(DirId::ROOT);
+        }
+        check_components(relative)?;
+        relative
+            .split('\\')
+            .try_fold(DirId::ROOT, |dir, component| self.follow(dir, component))
+    }
+
+    /// One step of a walk: the directory that `component` of `dir` leads to.
+    fn follow(&self, dir: DirId, component: &str) -> Result<DirId, NameError> {
+        // The three links of a session directory are fixed by the layout; answering them
+        // here spares the hottest prefixes (`Global\`, `Local\`) a shard lock on one
+        // shared entry. The answer is the one the stored links give.
+        if dir.is_session_objects() {
+            match component {
+                GLOBAL_LINK => return Ok(DirId::GLOBAL),
+                LOCAL_LINK => return Ok(dir),
+                SESSION_LINK => return Ok(DirId::BNOLINKS),
+                _ => {}
+            }
+        }
+        match self
+            .entries
+            .get(&(dir, component) as &dyn KeyView)
+            .as_deref()
+        {
+            Some(Slot::Dir(next) | Slot::Link(next)) => Ok(*next),
+            Some(Slot::Object(_)) | None => Err(NameError::PathNotFound),
+        }
+    }
+
+    /// The entries of directory `dir`, sorted by name, with the type name of each object
+    /// as `type_name` gives it.
+    ///
+    /// This is for tooling: it scans the whole table, one shard at a time (each shard's
+    /// lock is held while that shard is scanned, never two at once). `type_name` runs
+    /// under that lock and must not call back into this namespace.
+    #[must_use]
+    pub fn list(&self, dir: DirId, type_name: impl Fn(&T) -> String) -> Vec<(String, EntryKind)> {
+        let mut found = Vec::new();
+        // `retain` visits the shards one after another, releasing each lock before taking
+        // the next (`iter` would hold the next before releasing the last). Nothing is
+        // removed: the closure always keeps the entry.
+        self.entries.retain(|key, slot| {
+            if key.dir() == dir {
+                let kind = match slot {
+                    Slot::Object(object) => EntryKind::Object(type_name(object)),
+                    Slot::Dir(_) => EntryKind::Directory,
+                    Slot::Link(target) => {
+                        EntryKind::Link(target.path().unwrap_or_else(|| format!("{target:?}")))
+                    }
+                };
+                found.push((key.name().to_owned(), kind));
+            }
+            true
+        });
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        found
+    }
+
+    /// The number of entries of every kind (objects, directories, links) in every
+    /// directory, the skeleton included. Counts one shard at a time, so under concurrent
+    /// changes it is approximate.
+    #[must_use]
+    pub fn entry_count(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+/// Names longer than [`MAX_NAME_UNITS`] UTF-16 code units are invalid.
+fn check_length(name: &str) -> Result<(), NameError> {
+    // A UTF-8 string has at least as many bytes as UTF-16 units: short names need no count.
+    if name.len() > MAX_NAME_UNITS && name.encode_utf16().count() > MAX_NAME_UNITS {
+        return Err(NameError::InvalidName);
+    }
+    Ok(())
+}
+
+/// A non-empty path must not have an empty component: no leading or trailing `\`, no `\\`.
+fn check_components(path: &str) -> Result<(), NameError> {
+    if path.starts_with('\\') || path.ends_with('\\') || path.contains("\\\\") {
+        return Err(NameError::InvalidName);
+    }
+    Ok(())
+}
+
+/// Whether `name` in `dir` is one of the fixed links of a session directory. Such a name
+/// is never an object, even in a session directory not (yet) ensured.
+pub(crate) fn is_reserved(dir: DirId, name: &str) -> bool {
+    dir.is_session_objects() && matches!(name, GLOBAL_LINK | LOCAL_LINK | SESSION_LINK)
+}

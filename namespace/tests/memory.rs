@@ -1,0 +1,111 @@
+//! One million live names: what a name costs (SPEC §4: name operations on a sharded table;
+//! the task asks for a small per-name footprint). A counting global allocator measures the
+//! bytes the table holds per name. This binary holds only this test, so nothing else
+//! allocates while it measures.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use kobj_namespace::{DirId, NameError, Namespace, Resolved};
+
+/// The system allocator, counting the bytes currently allocated.
+struct Counting;
+
+static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
+// `GlobalAlloc` contract is `System`'s; the counter has no effect on the memory returned.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller upholds `alloc`'s contract (non-zero size), passed on as is.
+        let block = unsafe { System.alloc(layout) };
+        if !block.is_null() {
+            ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        block
+    }
+
+    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
+        // SAFETY: `block` was allocated by `System` (through this allocator) with `layout`,
+        // as the caller guarantees.
+        unsafe { System.dealloc(block, layout) };
+        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller guarantees `block` is live with `layout` and `new_size` is
+        // valid for it; `System` allocated it.
+        let moved = unsafe { System.realloc(block, layout, new_size) };
+        if !moved.is_null() {
+            ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
+            ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
+        }
+        moved
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const NAMES: usize = 1_000_000;
+/// A sane bound on the table's cost per name (key, value, hash-table slack, name bytes).
+const MAX_BYTES_PER_NAME: usize = 256;
+
+/// The object: pointer-sized, like the engine's counted reference, but with no allocation
+/// of its own, so only the namespace's bytes are counted.
+type Object = usize;
+
+fn name_of(i: usize, buffer: &mut String) -> &str {
+    use std::fmt::Write;
+    buffer.clear();
+    write!(buffer, "object-{i:07}").unwrap();
+    buffer
+}
+
+#[test]
+fn a_million_live_names() {
+    let mut buffer = String::with_capacity(32);
+    let before = ALLOCATED.load(Ordering::SeqCst);
+    let ns: Namespace<Object> = Namespace::new();
+    for i in 0..NAMES {
+        let at = Resolved {
+            dir: DirId::GLOBAL,
+            name: name_of(i, &mut buffer),
+        };
+        let outcome = ns
+            .create_or_open(at, |_| None::<Result<(), NameError>>, || Ok((i, ())))
+            .unwrap();
+        assert!(!outcome.already_existed);
+    }
+    let after = ALLOCATED.load(Ordering::SeqCst);
+    let per_name = (after - before) as f64 / NAMES as f64;
+    let name_bytes = name_of(0, &mut buffer).len();
+    println!(
+        "{NAMES} names of {name_bytes} bytes: {} bytes allocated, {per_name:.1} bytes/name \
+         (of which {name_bytes} are the name itself)",
+        after - before
+    );
+
+    // Some of them open, through Win32 names, with the object they were made with.
+    for i in (0..NAMES).step_by(9_973) {
+        let name = format!("Global\\{}", name_of(i, &mut buffer));
+        let at = ns.resolve(1, &name, |_| None).unwrap();
+        let found = ns.open(at, |&object| Some(Ok::<_, NameError>(object)));
+        assert_eq!(found, Ok(i));
+    }
+    assert_eq!(
+        ns.open(ns.resolve(0, "object-x", |_| None).unwrap(), |&o| Some(Ok(
+            o
+        ))),
+        Err(NameError::NotFound)
+    );
+    assert!(ns.entry_count() >= NAMES);
+    assert!(
+        per_name < MAX_BYTES_PER_NAME as f64,
+        "{per_name:.1} bytes per name"
+    );
+
+    drop(ns);
+    let leaked = ALLOCATED.load(Ordering::SeqCst).saturating_sub(before);
+    assert!(leaked < 1024, "{leaked} bytes not returned");
+}
