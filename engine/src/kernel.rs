@@ -176,6 +176,12 @@ impl Kernel {
         self.shared.types.register(name, mapping, valid, None)
     }
 
+    /// The entries of the object directory at an absolute path (`\BaseNamedObjects`,
+    /// `\Sessions\1\BaseNamedObjects`, `\`), sorted by name: for tooling.
+    pub fn list_directory(&self, path: &str) -> Result<Vec<(String, crate::EntryKind)>> {
+        self.shared.names.list(path)
+    }
+
     /// The names of every registered type, built-in ones first.
     #[must_use]
     pub fn type_names(&self) -> Vec<String> {

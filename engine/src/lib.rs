@@ -47,4 +47,5 @@ pub use object::ObjectRef;
 pub use objects::{Event, File, FileMapping, Job, Mutex, Semaphore, WaitableTimer};
 pub use process::{Child, Created, HandleInfo, Pinned, Process, ProcessOptions};
 pub use security::{Ace, Privilege, SecurityAttributes, SecurityDescriptor, Sid, Token};
+pub use names::{BoundaryDescriptor, EntryKind, PrivateNamespace};
 pub use win32::CreationDisposition;

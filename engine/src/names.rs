@@ -1,43 +1,289 @@
-//! Named objects (temporary: wired to kobj-namespace next).
+//! Named objects and private namespaces: the engine's side of `kobj-namespace`.
+//!
+//! The name table holds an [`ObjRef`] (a pointer reference) per named object; a
+//! handle to it is made only through increment-if-not-zero on the object's handle
+//! count, under the name's shard lock, and the last handle's close removes the name if it
+//! still names this object. ARCHITECTURE.md gives the argument that the open-vs-last-close
+//! and two-creators races come out right.
+
+use std::any::Any;
+use std::collections::HashMap;
+
+use kobj_namespace::{DirId, NameError, Namespace, Resolved};
+
 use crate::access::Access;
 use crate::error::{Error, Result};
+use crate::handle::Handle;
 use crate::object::types::{ObjectType, TypeInfo};
-use crate::object::{HandleRef, ObjectHeader};
-use crate::process::Process;
-use crate::security::SecurityDescriptor;
-use std::any::Any;
-use std::sync::Arc;
+use crate::object::{self, HandleRef, ObjRef, ObjectHeader};
+use crate::process::{Process, ProcessObject};
+use crate::security::{self, Privilege, SecurityDescriptor, Sid, Token};
+use crate::sync::{epoch, lock, AtomicBool, Mutex, Ordering};
 
-pub(crate) struct NameKey;
-#[derive(Default)]
-pub(crate) struct PrivateAliases;
-impl PrivateAliases {
-    pub(crate) fn clear(&self) {}
+pub use kobj_namespace::EntryKind;
+
+impl From<NameError> for Error {
+    fn from(e: NameError) -> Error {
+        match e {
+            NameError::PathNotFound => Error::PathNotFound,
+            NameError::InvalidName => Error::InvalidName,
+            NameError::NotFound => Error::FileNotFound,
+            NameError::NotAnObject => Error::InvalidHandle,
+            NameError::AlreadyExists => Error::AlreadyExists,
+            NameError::AccessDenied => Error::AccessDenied,
+            other => Error::Os(other.win32_code()),
+        }
+    }
 }
-pub(crate) struct Names;
+
+/// Where a named object's name lives, kept in its header so the last close can find it.
+pub(crate) struct NameKey {
+    dir: DirId,
+    name: Box<str>,
+}
+
+/// A private namespace's identity: its boundary's name and SIDs (sorted).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Boundary {
+    name: String,
+    sids: Vec<Sid>,
+}
+
+/// A boundary descriptor (`CreateBoundaryDescriptor` + `AddSIDToBoundaryDescriptor`):
+/// a name and the SIDs a process's token must all hold to open the namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BoundaryDescriptor {
+    /// The boundary's name.
+    pub name: String,
+    /// The SIDs an opener must hold.
+    pub sids: Vec<Sid>,
+}
+
+impl BoundaryDescriptor {
+    fn key(&self) -> Boundary {
+        let mut sids = self.sids.clone();
+        sids.sort_unstable();
+        sids.dedup();
+        Boundary { name: self.name.clone(), sids }
+    }
+}
+
+/// The payload of a private-namespace object (NT's "Directory").
+#[derive(Debug)]
+pub struct PrivateNamespace {
+    boundary: Boundary,
+}
+
+impl PrivateNamespace {
+    /// The boundary's name.
+    #[must_use]
+    pub fn boundary_name(&self) -> &str {
+        &self.boundary.name
+    }
+}
+
+/// The private-namespace type's last-handle hook: the namespace goes with its last handle.
+pub(crate) fn namespace_last_handle(header: &ObjectHeader) {
+    if let Some(ns) = header.body::<PrivateNamespace>() {
+        let me = header as *const ObjectHeader;
+        header.kernel().names.ns.remove_private_if(&ns.boundary, |t| std::ptr::eq(t.as_ptr(), me));
+    }
+}
+
+/// The aliases a process has mapped to private namespaces. An alias is live while the
+/// handle it was opened with still names the namespace object in the process's table:
+/// closing that handle unmaps it, with no hook on close.
+#[derive(Default)]
+pub(crate) struct PrivateAliases {
+    any: AtomicBool,
+    map: Mutex<HashMap<String, Alias>>,
+}
+
+struct Alias {
+    dir: DirId,
+    handle: Handle,
+    object: usize,
+}
+
+impl PrivateAliases {
+    pub(crate) fn clear(&self) {
+        lock(&self.map).clear();
+    }
+
+    fn insert(&self, alias: &str, dir: DirId, handle: Handle, object: *const ObjectHeader) {
+        lock(&self.map).insert(alias.to_owned(), Alias { dir, handle, object: object as usize });
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// The private directory `alias` maps to in `process`, if its handle is still open.
+    fn lookup(&self, process: &ProcessObject, alias: &str) -> Option<DirId> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        let (dir, handle, object) = {
+            let map = lock(&self.map);
+            let a = map.get(alias)?;
+            (a.dir, a.handle, a.object)
+        };
+        let guard = epoch::pin();
+        let live = process.table.get(handle, &guard)?;
+        std::ptr::eq(live.object, object as *const ObjectHeader).then_some(dir)
+    }
+}
+
+/// The kernel's object namespace.
+pub(crate) struct Names {
+    pub(crate) ns: Namespace<ObjRef, Boundary>,
+}
+
 impl Names {
     pub(crate) fn new() -> Names {
-        Names
+        Names { ns: Namespace::new() }
     }
-    pub(crate) fn ensure_session(&self, _s: u32) {}
-    pub(crate) fn remove(&self, _k: &NameKey, _o: *const ObjectHeader) {}
-    pub(crate) fn open(
-        &self,
-        _p: &Process,
-        _t: &Arc<TypeInfo>,
-        _a: Access,
-        _n: &str,
-    ) -> Result<(HandleRef, Access)> {
-        Err(Error::FileNotFound)
+
+    pub(crate) fn ensure_session(&self, session: u32) {
+        self.ns.ensure_session(session);
     }
+
+    /// Removes `key` if it still names the object at `object` (its last handle closed).
+    pub(crate) fn remove(&self, key: &NameKey, object: *const ObjectHeader) {
+        let at = Resolved { dir: key.dir, name: &key.name };
+        self.ns.remove_if(at, |t| std::ptr::eq(t.as_ptr(), object));
+    }
+
+    fn resolve<'n>(&self, process: &Process, name: &'n str) -> Result<Resolved<'n>> {
+        let p = process.inner();
+        Ok(self.ns.resolve(p.session, name, |alias| p.private.lookup(p, alias))?)
+    }
+
+    /// A handle reference to a named object of type `ty`, with `granted` access, if it is
+    /// alive: the `acquire` step of create and open, run under the name's shard lock. It
+    /// drops nothing that could be an object's last handle.
+    fn acquire(t: &ObjRef, ty: &TypeInfo, token: &Token, desired: Access) -> Option<Result<(HandleRef, Access)>> {
+        if t.handle_count() == 0 {
+            return None;
+        }
+        if !t.is_type(ty) {
+            return Some(Err(Error::InvalidHandle));
+        }
+        let granted = match security::access_check(&t.security, token, desired, ty.rights()) {
+            Ok(g) => g,
+            Err(e) => return Some(Err(e)),
+        };
+        // Increment-if-not-zero: a count that reached zero meanwhile means dying.
+        t.clone().try_into_handle().ok().map(|h| Ok((h, granted)))
+    }
+
+    /// Opens the object `name` names for `process`, checking type and access.
+    pub(crate) fn open(&self, process: &Process, ty: &TypeInfo, desired: Access, name: &str) -> Result<(HandleRef, Access)> {
+        let at = self.resolve(process, name)?;
+        let token = &process.inner().token;
+        self.ns.open(at, |t| Self::acquire(t, ty, token, desired))
+    }
+
+    /// Creates the object `name` names, or opens the live one (`already_existed`).
     pub(crate) fn create<P: Any + Send + Sync>(
         &self,
-        _p: &Process,
-        _t: &ObjectType<P>,
-        _s: SecurityDescriptor,
-        _n: &str,
-        _m: impl FnOnce() -> Result<P>,
+        process: &Process,
+        ty: &ObjectType<P>,
+        security: SecurityDescriptor,
+        name: &str,
+        make: impl FnOnce() -> Result<P>,
     ) -> Result<(HandleRef, Access, bool)> {
+        let at = self.resolve(process, name)?;
+        let p = process.inner();
+        let all = ty.info.all_access();
+        let builtin = &process.kernel().builtin;
+        let needs_create_global = std::ptr::eq(ty.info_ptr(), builtin.mapping.info_ptr());
+        let outcome = self.ns.create_or_open(
+            at,
+            |t| Self::acquire(t, &ty.info, &p.token, all),
+            || {
+                // SPEC §3: a new file mapping in the global namespace from a session
+                // other than 0 needs SeCreateGlobalPrivilege; other types need none.
+                if needs_create_global
+                    && at.dir == DirId::GLOBAL
+                    && p.session != 0
+                    && !p.token.has_privilege(Privilege::CreateGlobal)
+                {
+                    return Err(Error::AccessDenied);
+                }
+                let key = NameKey { dir: at.dir, name: at.name.into() };
+                let reference = object::allocate(process.kernel(), ty, security, Some(key), make()?);
+                Ok((reference.object().clone(), (reference, all)))
+            },
+        )?;
+        let (reference, granted) = outcome.value;
+        Ok((reference, granted, outcome.already_existed))
+    }
+
+    /// The entries of the directory at an absolute path (`\BaseNamedObjects`), sorted.
+    pub(crate) fn list(&self, path: &str) -> Result<Vec<(String, EntryKind)>> {
+        let dir = self.ns.lookup_dir(path)?;
+        Ok(self.ns.list(dir, |t| t.ty().name.clone()))
+    }
+}
+
+/// DIRECTORY_ALL_ACCESS: what a private-namespace handle holds.
+const DIRECTORY_ALL_ACCESS: Access = Access::from_bits_retain(0xF000F);
+
+impl Process {
+    /// `CreatePrivateNamespace`: makes the namespace of `boundary` and maps `alias` to it
+    /// in this process; names `alias\name` then resolve inside it. A boundary that
+    /// already has a namespace is ALREADY_EXISTS. Returns the namespace handle (closing
+    /// it unmaps the alias).
+    pub fn create_private_namespace(&self, boundary: &BoundaryDescriptor, alias: &str) -> Result<Handle> {
+        let me = self.alive()?;
+        check_alias(alias)?;
+        let slot = me.table.reserve()?;
+        let kernel = self.kernel();
+        let ty = &kernel.builtin.namespace;
+        let security = me.token.descriptor_for_new(None);
+        let (dir, reference) = kernel.names.ns.create_private(
+            boundary.key(),
+            |t| t.handle_count() != 0,
+            |_dir| {
+                let body = PrivateNamespace { boundary: boundary.key() };
+                let reference = object::allocate(kernel, ty, security, None, body);
+                Ok::<_, Error>((reference.object().clone(), reference))
+            },
+        )?;
+        let object = reference.object().as_ptr();
+        let handle = slot.fill(reference, DIRECTORY_ALL_ACCESS, Default::default())?;
+        me.private.insert(alias, dir, handle, object);
+        Ok(handle)
+    }
+
+    /// `OpenPrivateNamespace`: maps `alias` to the existing namespace of `boundary`. The
+    /// caller's token must hold every SID of the boundary (else ACCESS_DENIED); a
+    /// boundary with no namespace is FILE_NOT_FOUND.
+    pub fn open_private_namespace(&self, boundary: &BoundaryDescriptor, alias: &str) -> Result<Handle> {
+        let me = self.alive()?;
+        check_alias(alias)?;
+        let slot = me.table.reserve()?;
+        let key = boundary.key();
+        let token = &me.token;
+        let (dir, reference) = self.kernel().names.ns.open_private(&key, |t| {
+            if t.handle_count() == 0 {
+                return None;
+            }
+            if !key.sids.iter().all(|&sid| token.holds(sid)) {
+                return Some(Err(Error::AccessDenied));
+            }
+            t.clone().try_into_handle().ok().map(Ok)
+        })?;
+        let object = reference.object().as_ptr();
+        let handle = slot.fill(reference, DIRECTORY_ALL_ACCESS, Default::default())?;
+        me.private.insert(alias, dir, handle, object);
+        Ok(handle)
+    }
+}
+
+/// An alias is one path component.
+fn check_alias(alias: &str) -> Result<()> {
+    if alias.is_empty() || alias.contains('\\') {
         Err(Error::InvalidParameter)
+    } else {
+        Ok(())
     }
 }

@@ -161,6 +161,7 @@ pub(crate) struct Builtins {
     pub(crate) mapping: ObjectType<FileMapping>,
     pub(crate) job: ObjectType<Job>,
     pub(crate) file: ObjectType<File>,
+    pub(crate) namespace: ObjectType<crate::names::PrivateNamespace>,
 }
 
 fn mask(bits: u32) -> Access {
@@ -199,6 +200,12 @@ impl Builtins {
                     GenericMapping::new(0x20004, 0x2000B, 0x120000, 0x1F003F),
                     mask(0x1F003F),
                     None,
+                )?,
+                namespace: types.register(
+                    "Directory",
+                    GenericMapping::new(0x20003, 0x2000C, 0x20003, 0xF000F),
+                    mask(0xF000F),
+                    Some(crate::names::namespace_last_handle),
                 )?,
                 file: types.register(
                     "File",

@@ -472,28 +472,16 @@ impl Process {
     ) -> Result<Created> {
         let me = self.alive()?;
         let flags = inherit_flag(sa.is_some_and(|sa| sa.inherit_handle));
-        let security = me
-            .token
-            .descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
-        match name {
-            None | Some("") => {
-                let reference = object::allocate(self.kernel(), ty, security, None, make()?);
-                let handle = me.table.insert(reference, ty.info.all_access(), flags)?;
-                Ok(Created {
-                    handle,
-                    already_existed: false,
-                })
-            }
-            Some(name) => {
-                let (reference, granted, already_existed) =
-                    self.kernel().names.create(self, ty, security, name, make)?;
-                let handle = me.table.insert(reference, granted, flags)?;
-                Ok(Created {
-                    handle,
-                    already_existed,
-                })
-            }
-        }
+        let security = me.token.descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
+        // Reserve the slot first, publish the name second: a full table never leaves a
+        // name behind (SPEC §5).
+        let slot = me.table.reserve()?;
+        let (reference, granted, already_existed) = match name {
+            None | Some("") => (object::allocate(self.kernel(), ty, security, None, make()?), ty.info.all_access(), false),
+            Some(name) => self.kernel().names.create(self, ty, security, name, make)?,
+        };
+        let handle = slot.fill(reference, granted, flags)?;
+        Ok(Created { handle, already_existed })
     }
 
     /// The rows of this process's handle table, in handle order.

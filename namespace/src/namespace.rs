@@ -227,9 +227,10 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// The entries of directory `dir`, sorted by name, with the type name of each object
     /// as `type_name` gives it.
     ///
-    /// This is for tooling: it scans the whole table, one shard at a time (each shard's
-    /// lock is held while that shard is scanned, never two at once). `type_name` runs
-    /// under that lock and must not call back into this namespace.
+    /// This is for tooling, not a hot path: it scans the whole table one shard at a time,
+    /// holding that shard's lock (exclusively: name operations on the shard wait for its
+    /// scan) and never two at once. `type_name` runs under that lock and must not call
+    /// back into this namespace.
     #[must_use]
     pub fn list(&self, dir: DirId, type_name: impl Fn(&T) -> String) -> Vec<(String, EntryKind)> {
         let mut found = Vec::new();

@@ -263,12 +263,14 @@ impl HandleTable {
     }
 
     /// Inserts a handle that owns `object`. On failure the reference is released.
-    pub(crate) fn insert(
-        &self,
-        object: HandleRef,
-        access: Access,
-        flags: HandleFlags,
-    ) -> Result<Handle> {
+    pub(crate) fn insert(&self, object: HandleRef, access: Access, flags: HandleFlags) -> Result<Handle> {
+        self.reserve()?.fill(object, access, flags)
+    }
+
+    /// Reserves a free slot, to be filled once the object exists. A create reserves
+    /// first and publishes a name second, so a full table never leaves a name behind
+    /// (SPEC §5). Dropping the reservation unfilled frees the slot.
+    pub(crate) fn reserve(&self) -> Result<Reservation<'_>> {
         if self.closed.load(Ordering::Relaxed) {
             return Err(Error::AccessDenied);
         }
@@ -276,29 +278,7 @@ impl HandleTable {
             Some(i) => i,
             None => self.fresh_index()?,
         };
-        let entry = self.entry_or_alloc(index);
-        let generation = entry.meta.load(Ordering::Relaxed) >> GEN_SHIFT;
-        self.count.fetch_add(1, Ordering::Relaxed);
-        // Release: pairs with the Acquire load of `object` in `get` (see there).
-        entry
-            .object
-            .store(object.into_raw() as usize, Ordering::Release);
-        // Release: publishes the `object` store to readers and takers.
-        entry
-            .meta
-            .store(pack(generation, access, flags), Ordering::Release);
-        // SeqCst fence against `close_all`'s: either its sweep sees this entry live, or
-        // we see `closed` and take the entry back ourselves (SPEC §5: an insert racing
-        // terminate must not leave a handle in a dead table).
-        fence(Ordering::SeqCst);
-        if self.closed.load(Ordering::Relaxed) {
-            if let Ok(reference) = entry.take(|_| Ok(())) {
-                self.retire(index);
-                drop(reference);
-            }
-            return Err(Error::AccessDenied);
-        }
-        Ok(Handle::from_index(index))
+        Ok(Reservation { table: self, index, entry: self.entry_or_alloc(index) })
     }
 
     /// Closes a handle: INVALID_HANDLE if it names no live entry or is protected.
@@ -397,6 +377,11 @@ impl HandleTable {
     /// A slot leaves LIVE: count it out and push it on the free list.
     fn retire(&self, index: usize) {
         self.count.fetch_sub(1, Ordering::Relaxed);
+        self.push_free(index);
+    }
+
+    /// Pushes a slot that is not live on the free list.
+    fn push_free(&self, index: usize) {
         let entry = self.entry(index).expect("a retired slot's page exists");
         let mut head = self.free.load(Ordering::Relaxed);
         loop {
@@ -504,6 +489,46 @@ impl Drop for HandleTable {
     }
 }
 
+/// A reserved slot of a table: not live, owned by its holder until filled or dropped.
+pub(crate) struct Reservation<'t> {
+    table: &'t HandleTable,
+    index: usize,
+    entry: &'t Entry,
+}
+
+impl Reservation<'_> {
+    /// Publishes the slot as a live handle owning `object`. Fails (releasing `object`)
+    /// if the table was closed by a racing terminate.
+    pub(crate) fn fill(self, object: HandleRef, access: Access, flags: HandleFlags) -> Result<Handle> {
+        let (table, index, entry) = (self.table, self.index, self.entry);
+        std::mem::forget(self);
+        let generation = entry.meta.load(Ordering::Relaxed) >> GEN_SHIFT;
+        table.count.fetch_add(1, Ordering::Relaxed);
+        // Release: pairs with the Acquire load of `object` in `get` (see there).
+        entry.object.store(object.into_raw() as usize, Ordering::Release);
+        // Release: publishes the `object` store to readers and takers.
+        entry.meta.store(pack(generation, access, flags), Ordering::Release);
+        // SeqCst fence against `close_all`'s: either its sweep sees this entry live, or
+        // we see `closed` and take the entry back ourselves (SPEC §5: an insert racing
+        // terminate must not leave a handle in a dead table).
+        fence(Ordering::SeqCst);
+        if table.closed.load(Ordering::Relaxed) {
+            if let Ok(reference) = entry.take(|_| Ok(())) {
+                table.retire(index);
+                drop(reference);
+            }
+            return Err(Error::AccessDenied);
+        }
+        Ok(Handle::from_index(index))
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.table.push_free(self.index);
+    }
+}
+
 /// Inheritance: copying a parent's inheritable entries into a new child table.
 impl HandleTable {
     /// Tables at least this large are copied page by page in parallel.
@@ -578,9 +603,7 @@ impl HandleTable {
         let end = self.high_water.load(Ordering::Acquire);
         for index in (0..end).rev() {
             if !is_live(self.entry_or_alloc(index).meta.load(Ordering::Acquire)) {
-                // `retire` counts a live entry out; this one never counted in.
-                self.count.fetch_add(1, Ordering::Relaxed);
-                self.retire(index);
+                self.push_free(index);
             }
         }
     }

@@ -1,0 +1,107 @@
+//! The demo: the seed chapter's scenarios, run against the engine.
+
+use std::io::Write;
+
+use kobj::{Access, DuplicateOptions, Handle, Kernel, Process, ProcessOptions, SecurityAttributes};
+
+/// Errors the demo reports: an engine call that failed, or a broken output stream.
+pub type DemoError = Box<dyn std::error::Error>;
+
+/// Prints `p`'s handle table.
+pub fn print_table(out: &mut dyn Write, label: &str, p: &Process) -> std::io::Result<()> {
+    writeln!(out, "  {label} (pid {}, session {}): {} handle(s)", p.id(), p.session_id(), p.handle_count())?;
+    for row in p.handles() {
+        writeln!(
+            out,
+            "    {:>8}  {:<10} access {:#010x}  flags {:<28} object handles {}",
+            format!("{:#x}", row.handle.raw()),
+            row.type_name,
+            row.access.bits(),
+            format!("{:?}", row.flags),
+            row.object_handles
+        )?;
+    }
+    Ok(())
+}
+
+/// Runs every scenario, writing a narrated trace to `out`.
+pub fn run(out: &mut dyn Write) -> Result<(), DemoError> {
+    let kernel = Kernel::new();
+    let start = kernel.object_count();
+    inheritance(out, &kernel)?;
+    duplication(out, &kernel)?;
+    named(out, &kernel)?;
+    writeln!(out, "\nobjects alive at the start: {start}; at the end: {}", kernel.object_count())?;
+    if kernel.object_count() != start {
+        return Err("objects leaked".into());
+    }
+    Ok(())
+}
+
+/// Seed 000: a parent makes an inheritable mutex and spawns a child that uses the same
+/// handle value.
+fn inheritance(out: &mut dyn Write, kernel: &Kernel) -> Result<(), DemoError> {
+    writeln!(out, "== Handle inheritance (seed 000) ==")?;
+    let parent = kernel.create_process(ProcessOptions::default())?;
+    let sa = SecurityAttributes { inherit_handle: true, security_descriptor: None };
+    let mutex = parent.create_mutex(Some(&sa), false, None)?.handle;
+    let private = parent.create_event(None, true, false, None)?.handle;
+    writeln!(out, "parent creates an inheritable mutex {mutex} and a private event {private}")?;
+    let child = parent.create_process(true, ProcessOptions::default())?;
+    print_table(out, "parent", &parent)?;
+    print_table(out, "child", &child.process)?;
+    let same = child.process.get_handle_information(mutex).is_ok();
+    let event = child.process.set_event(private);
+    writeln!(out, "child uses mutex {mutex}: {}; event {private} in child: {:?}", if same { "valid" } else { "INVALID" }, event)?;
+    child.process.terminate(0)?;
+    parent.terminate(0)?;
+    Ok(())
+}
+
+/// Seed 003: process S duplicates a handle into process T with less access, then with
+/// CLOSE_SOURCE.
+fn duplication(out: &mut dyn Write, kernel: &Kernel) -> Result<(), DemoError> {
+    writeln!(out, "\n== DuplicateHandle (seed 003) ==")?;
+    let catalyst = kernel.create_process(ProcessOptions::default())?;
+    let s = catalyst.create_process(false, ProcessOptions::default())?;
+    let t = catalyst.create_process(false, ProcessOptions::default())?;
+    let obj = s.process.create_event(None, false, false, None)?.handle;
+    writeln!(out, "S creates event {obj} (EVENT_ALL_ACCESS)")?;
+    let in_t = catalyst
+        .duplicate_handle(s.handle, obj, Some(t.handle), Access::SYNCHRONIZE, false, DuplicateOptions::empty())?
+        .ok_or("no handle")?;
+    writeln!(out, "catalyst duplicates it into T with SYNCHRONIZE only: {in_t}")?;
+    writeln!(out, "T tries SetEvent: {:?}", t.process.set_event(in_t))?;
+    let moved = s
+        .process
+        .duplicate_handle(Handle::CURRENT_PROCESS, obj, Some(Handle::CURRENT_PROCESS), Access::EVENT_MODIFY_STATE, false, DuplicateOptions::CLOSE_SOURCE)?
+        .ok_or("no handle")?;
+    writeln!(out, "S narrows its own handle with CLOSE_SOURCE: {obj} -> {moved}")?;
+    print_table(out, "S", &s.process)?;
+    print_table(out, "T", &t.process)?;
+    for p in [&s.process, &t.process, &catalyst] {
+        p.terminate(0)?;
+    }
+    Ok(())
+}
+
+/// Seed 004: processes sharing objects by name.
+fn named(out: &mut dyn Write, kernel: &Kernel) -> Result<(), DemoError> {
+    writeln!(out, "\n== Named objects (seed 004) ==")?;
+    let a = kernel.create_process(ProcessOptions::default())?;
+    let b = kernel.create_process(ProcessOptions::default())?;
+    let ha = a.create_mutex(None, false, Some("JeffMutex"))?;
+    let hb = b.create_mutex(None, false, Some("JeffMutex"))?;
+    writeln!(out, "A: CreateMutex(\"JeffMutex\") -> {} (already existed: {})", ha.handle, ha.already_existed)?;
+    writeln!(out, "B: CreateMutex(\"JeffMutex\") -> {} (already existed: {})", hb.handle, hb.already_existed)?;
+    let sem = a.create_semaphore(None, 1, 1, Some("JeffMutex"));
+    writeln!(out, "A: CreateSemaphore(\"JeffMutex\") -> {:?} (one namespace for every type)", sem.map(|c| c.handle))?;
+    print_table(out, "A", &a)?;
+    print_table(out, "B", &b)?;
+    a.terminate(0)?;
+    b.terminate(0)?;
+    let again = kernel.create_process(ProcessOptions::default())?;
+    writeln!(out, "after both exit, OpenMutex(\"JeffMutex\") -> {:?}", again.open_mutex(Access::SYNCHRONIZE, false, "JeffMutex"))?;
+    again.terminate(0)?;
+    Ok(())
+}

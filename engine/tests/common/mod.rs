@@ -1,0 +1,135 @@
+//! Helpers shared by the engine's integration tests (public API only).
+
+#![allow(dead_code)]
+
+use std::fmt::Debug;
+
+use kobj::{
+    Access, DuplicateOptions, Handle, Kernel, Process, ProcessOptions, SecurityAttributes,
+};
+
+/// The Win32 codes SPEC §2 lists ("Errors carry the Win32 codes").
+pub const SPEC_CODES: [u32; 14] = [
+    2, 3, 5, 6, 8, 80, 87, 123, 131, 183, 206, 298, 1314, 1450,
+];
+
+pub const FILE_NOT_FOUND: u32 = 2;
+pub const ACCESS_DENIED: u32 = 5;
+pub const INVALID_HANDLE: u32 = 6;
+pub const FILE_EXISTS: u32 = 80;
+pub const INVALID_PARAMETER: u32 = 87;
+pub const NEGATIVE_SEEK: u32 = 131;
+pub const TOO_MANY_POSTS: u32 = 298;
+pub const NO_SYSTEM_RESOURCES: u32 = 1450;
+
+/// The six pseudo-handles -1 ..= -6 (SPEC §3 "Handles and tables").
+pub fn pseudo_handles() -> impl Iterator<Item = Handle> {
+    (usize::MAX - 5..=usize::MAX).map(Handle::from_raw)
+}
+
+/// The Win32 code of a result that must be an error.
+#[track_caller]
+pub fn code<T: Debug>(r: kobj::Result<T>) -> u32 {
+    match r {
+        Ok(v) => panic!("expected an error, got Ok({v:?})"),
+        Err(e) => e.code(),
+    }
+}
+
+/// A root process on `kernel`.
+pub fn root(kernel: &Kernel) -> Process {
+    kernel
+        .create_process(ProcessOptions::default())
+        .expect("create a root process")
+}
+
+/// A new unnamed manual-reset event, unsignalled.
+pub fn event(p: &Process) -> Handle {
+    p.create_event(None, true, false, None)
+        .expect("create an event")
+        .handle
+}
+
+/// A new unnamed event whose handle is inheritable.
+pub fn inheritable_event(p: &Process) -> Handle {
+    let sa = SecurityAttributes {
+        inherit_handle: true,
+        ..Default::default()
+    };
+    p.create_event(Some(&sa), true, false, None)
+        .expect("create an event")
+        .handle
+}
+
+/// A duplicate of `h` in the same process, with the same access.
+pub fn dup_same(p: &Process, h: Handle) -> Handle {
+    p.duplicate_handle(
+        Handle::CURRENT_PROCESS,
+        h,
+        Some(Handle::CURRENT_PROCESS),
+        Access::empty(),
+        false,
+        DuplicateOptions::SAME_ACCESS,
+    )
+    .expect("duplicate")
+    .expect("a target handle")
+}
+
+/// A duplicate of `h` in the same process with exactly `access` (not SAME_ACCESS).
+pub fn dup_with(p: &Process, h: Handle, access: Access) -> Handle {
+    p.duplicate_handle(
+        Handle::CURRENT_PROCESS,
+        h,
+        Some(Handle::CURRENT_PROCESS),
+        access,
+        false,
+        DuplicateOptions::empty(),
+    )
+    .expect("duplicate")
+    .expect("a target handle")
+}
+
+/// Terminates every process (ignoring "already terminated"), drops the values and checks
+/// that `kernel.object_count()` is back at `base` (SPEC §3 "Objects and lifetime":
+/// object_count "falls back to what it was once every process that created objects is
+/// gone").
+#[track_caller]
+pub fn finish(kernel: &Kernel, base: usize, processes: Vec<Process>) {
+    for p in &processes {
+        let _ = p.terminate(0);
+        assert_eq!(p.handle_count(), 0, "a terminated process holds no handles");
+    }
+    drop(processes);
+    assert_eq!(kernel.object_count(), base, "object_count back to its start value");
+}
+
+/// A small deterministic PRNG (xorshift64*), so failures replay.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+
+    pub fn chance(&mut self, one_in: usize) -> bool {
+        self.below(one_in) == 0
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
