@@ -49,3 +49,8 @@ pub use process::{Child, Created, HandleInfo, Pinned, Process, ProcessOptions};
 pub use security::{Ace, Privilege, SecurityAttributes, SecurityDescriptor, Sid, Token};
 pub use names::{BoundaryDescriptor, EntryKind, PrivateNamespace};
 pub use win32::CreationDisposition;
+
+/// The README's example is compiled and run as a doc test, so it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+mod readme {}

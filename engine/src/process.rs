@@ -187,6 +187,9 @@ impl Process {
         };
         let security = token.descriptor_for_new(None);
         let object = object::allocate(kernel, &kernel.builtin.process, security, None, body);
+        if let Some(p) = object.body::<ProcessObject>() {
+            p.table.set_owner(object.object().as_ptr());
+        }
         kernel.processes.insert(pid, object.object().clone());
         kernel.names.ensure_session(session);
         match Process::from_handle_ref(object) {
@@ -539,7 +542,7 @@ impl Process {
                 seen.set((a, f));
                 Ok(())
             }) {
-                Ok(r) => r,
+                Ok(r) => r.into_handle().ok_or(Error::AccessDenied)?,
                 Err(_) => Self::reference_entry(src, source, &seen)?,
             }
         } else {

@@ -148,6 +148,13 @@ impl ObjRef {
         self.0.as_ptr()
     }
 
+    /// Gives up the value without releasing the pointer reference it carries.
+    pub(crate) fn into_raw(self) -> *const ObjectHeader {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
     /// Raises the handle count if it is not zero, turning this pointer reference into a
     /// handle reference; on failure (the last handle is closing) gives the pointer
     /// reference back.
@@ -245,6 +252,14 @@ impl HandleRef {
     /// The pointer reference inside, for reading the object.
     pub(crate) fn object(&self) -> &ObjRef {
         &self.0
+    }
+
+    /// Gives up the handle count but keeps the pointer reference (a process's handle to
+    /// itself, which must not keep the process in use). May run the last-handle work.
+    pub(crate) fn into_pointer(self) -> ObjRef {
+        let pointer = self.0.clone();
+        drop(self);
+        pointer
     }
 }
 

@@ -14,8 +14,12 @@
 //!
 //! Entry (16 bytes):
 //!   object: usize  live: *const ObjectHeader    free: next free index + 1 (0 = end)
-//!   meta:   u64    | generation:32 | LIVE:1 | 0:5 | PROTECT:1 | INHERIT:1 | access:24 |
+//!   meta:   u64    | generation:32 | LIVE:1 | 0:4 | WEAK:1 | PROTECT:1 | INHERIT:1 | access:24 |
 //! ```
+//!
+//! A live entry owns a handle reference to its object — except a WEAK entry, a process's
+//! handle to itself, which owns only a pointer reference: a process must not keep itself
+//! in use, or dropping every `Process` value and outside handle would never terminate it.
 //!
 //! # The invariant
 //!
@@ -39,7 +43,7 @@ use std::ptr;
 use crate::access::{Access, HandleFlags};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
-use crate::object::{HandleRef, ObjectHeader};
+use crate::object::{HandleRef, ObjRef, ObjectHeader};
 use crate::sync::{epoch, fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 #[cfg(not(loom))]
@@ -62,6 +66,7 @@ pub(crate) const MAX_LIMIT: usize = 1 << 30;
 const ACCESS_MASK: u64 = 0x00FF_FFFF;
 const INHERIT: u64 = 1 << 24;
 const PROTECT: u64 = 1 << 25;
+const WEAK: u64 = 1 << 26;
 const LIVE: u64 = 1 << 31;
 const GEN_SHIFT: u32 = 32;
 
@@ -119,7 +124,7 @@ impl Entry {
 
     /// Takes the entry out of LIVE if `pred` accepts its meta word; returns the handle
     /// reference the entry owned. Exactly one of several racing takers wins.
-    fn take(&self, pred: impl Fn(u64) -> Result<()>) -> Result<HandleRef> {
+    fn take(&self, pred: impl Fn(u64) -> Result<()>) -> Result<EntryRef> {
         let mut meta = self.meta.load(Ordering::Acquire);
         loop {
             if !is_live(meta) {
@@ -140,9 +145,33 @@ impl Entry {
             }
         }
         let object = self.object.load(Ordering::Relaxed) as *const ObjectHeader;
+        if meta & WEAK != 0 {
+            // SAFETY: we moved the entry out of LIVE, so we alone own the pointer reference
+            // a WEAK entry carries; `fill` stored it from an ObjRef::into_raw.
+            return Ok(EntryRef::Pointer(unsafe { ObjRef::from_raw(object) }));
+        }
         // SAFETY: we moved the entry out of LIVE, so we alone own the handle reference it
-        // carried; it was stored by `insert` from a HandleRef::into_raw.
-        Ok(unsafe { HandleRef::from_raw(object) })
+        // carried; `fill` stored it from a HandleRef::into_raw.
+        Ok(EntryRef::Handle(unsafe { HandleRef::from_raw(object) }))
+    }
+}
+
+/// The reference a closed entry owned; dropping it releases it.
+pub(crate) enum EntryRef {
+    /// An ordinary entry's handle reference.
+    Handle(HandleRef),
+    /// A WEAK entry's pointer reference (a process's handle to itself).
+    Pointer(ObjRef),
+}
+
+impl EntryRef {
+    /// A handle reference to the same object, for moving the handle elsewhere
+    /// (`DUPLICATE_CLOSE_SOURCE`). `None` if a WEAK entry's process is no longer in use.
+    pub(crate) fn into_handle(self) -> Option<HandleRef> {
+        match self {
+            EntryRef::Handle(h) => Some(h),
+            EntryRef::Pointer(p) => p.try_into_handle().ok(),
+        }
     }
 }
 
@@ -170,6 +199,8 @@ pub(crate) struct HandleTable {
     count: AtomicUsize,
     /// Set once by `close_all`; no insert succeeds after it.
     closed: AtomicBool,
+    /// The process object that owns this table (its handles to itself are WEAK).
+    owner: AtomicUsize,
     limit: usize,
 }
 
@@ -183,8 +214,14 @@ impl HandleTable {
             high_water: AtomicUsize::new(0),
             count: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            owner: AtomicUsize::new(0),
             limit,
         }
+    }
+
+    /// Records the process object that owns this table, before the table is used.
+    pub(crate) fn set_owner(&self, owner: *const ObjectHeader) {
+        self.owner.store(owner as usize, Ordering::Relaxed);
     }
 
     /// The number of live entries.
@@ -282,7 +319,7 @@ impl HandleTable {
     }
 
     /// Closes a handle: INVALID_HANDLE if it names no live entry or is protected.
-    pub(crate) fn remove(&self, handle: Handle) -> Result<HandleRef> {
+    pub(crate) fn remove(&self, handle: Handle) -> Result<EntryRef> {
         self.remove_if(handle, |_, _| Ok(()))
     }
 
@@ -291,7 +328,7 @@ impl HandleTable {
         &self,
         handle: Handle,
         check: impl Fn(Access, HandleFlags) -> Result<()>,
-    ) -> Result<HandleRef> {
+    ) -> Result<EntryRef> {
         let index = handle.index().ok_or(Error::InvalidHandle)?;
         let entry = self.entry(index).ok_or(Error::InvalidHandle)?;
         let reference = entry.take(|meta| {
@@ -320,7 +357,7 @@ impl HandleTable {
             }
             let old = flags_of(meta);
             let new = (old - mask) | (flags & mask);
-            let next = pack(meta >> GEN_SHIFT, access_of(meta), new);
+            let next = pack(meta >> GEN_SHIFT, access_of(meta), new) | (meta & WEAK);
             // Relaxed success: only flag bits change; the object pointer is untouched.
             match entry
                 .meta
@@ -334,7 +371,7 @@ impl HandleTable {
 
     /// Marks the table dead and closes every handle, protected ones included.
     /// Returns the references the entries owned, for the caller to release.
-    pub(crate) fn close_all(&self) -> Vec<HandleRef> {
+    pub(crate) fn close_all(&self) -> Vec<EntryRef> {
         self.closed.store(true, Ordering::Relaxed);
         // Pairs with the SeqCst fence in `insert`.
         fence(Ordering::SeqCst);
@@ -503,11 +540,19 @@ impl Reservation<'_> {
         let (table, index, entry) = (self.table, self.index, self.entry);
         std::mem::forget(self);
         let generation = entry.meta.load(Ordering::Relaxed) >> GEN_SHIFT;
+        // Relaxed: `owner` is set before the table is shared.
+        let weak = std::ptr::eq(object.object().as_ptr(), table.owner.load(Ordering::Relaxed) as *const _);
+        let (raw, weak_bit) = if weak {
+            // A process's handle to itself keeps only its memory (see the module docs).
+            (object.into_pointer().into_raw(), WEAK)
+        } else {
+            (object.into_raw(), 0)
+        };
         table.count.fetch_add(1, Ordering::Relaxed);
         // Release: pairs with the Acquire load of `object` in `get` (see there).
-        entry.object.store(object.into_raw() as usize, Ordering::Release);
+        entry.object.store(raw as usize, Ordering::Release);
         // Release: publishes the `object` store to readers and takers.
-        entry.meta.store(pack(generation, access, flags), Ordering::Release);
+        entry.meta.store(pack(generation, access, flags) | weak_bit, Ordering::Release);
         // SeqCst fence against `close_all`'s: either its sweep sees this entry live, or
         // we see `closed` and take the entry back ourselves (SPEC §5: an insert racing
         // terminate must not leave a handle in a dead table).
