@@ -72,6 +72,9 @@ impl BoundaryDescriptor {
 #[derive(Debug)]
 pub struct PrivateNamespace {
     boundary: Boundary,
+    /// Its directory: ids are never reused, so an alias can check that a handle still
+    /// names *this* namespace even if a new one took the freed block's address.
+    dir: DirId,
 }
 
 impl PrivateNamespace {
@@ -127,7 +130,11 @@ impl PrivateAliases {
         };
         let guard = epoch::pin();
         let live = process.table.get(handle, &guard)?;
-        std::ptr::eq(live.object, object as *const ObjectHeader).then_some(dir)
+        // The address alone is not enough: once the alias's namespace is freed, a new
+        // namespace object may get its block and the same handle value (ABA).
+        let same = std::ptr::eq(live.object, object as *const ObjectHeader)
+            && live.object.body::<PrivateNamespace>().is_some_and(|ns| ns.dir == dir);
+        same.then_some(dir)
     }
 }
 
@@ -242,8 +249,8 @@ impl Process {
         let (dir, reference) = kernel.names.ns.create_private(
             boundary.key(),
             |t| t.handle_count() != 0,
-            |_dir| {
-                let body = PrivateNamespace { boundary: boundary.key() };
+            |dir| {
+                let body = PrivateNamespace { boundary: boundary.key(), dir };
                 let reference = object::allocate(kernel, ty, security, None, body);
                 Ok::<_, Error>((reference.object().clone(), reference))
             },

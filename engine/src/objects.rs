@@ -49,8 +49,12 @@ pub struct WaitableTimer {
 pub struct FileMapping {
     pub(crate) protect: u32,
     pub(crate) maximum_size: u64,
-    /// The file it maps, if it is not backed by the paging file.
-    pub(crate) file: Option<ObjRef>,
+    /// The file it maps, if it is not backed by the paging file. Released when the
+    /// mapping's last handle closes ([`mapping_last_handle`]), not when its block is
+    /// reclaimed: the file's `object_count` must drop with the mapping (SPEC §3).
+    pub(crate) file: Lock<Option<ObjRef>>,
+    /// True if a file backs it (kept after the file reference is released).
+    pub(crate) file_backed: bool,
 }
 
 /// A job object.
@@ -117,6 +121,16 @@ impl WaitableTimer {
     }
 }
 
+/// The file-mapping type's last-handle hook: releases the mapping's reference to its
+/// file. A payload is dropped only when its block is reclaimed (epoch), which may be
+/// much later; a reference held there would keep the file counted as live.
+pub(crate) fn mapping_last_handle(header: &crate::object::ObjectHeader) {
+    if let Some(m) = header.body::<FileMapping>() {
+        let file = crate::sync::lock(&m.file).take();
+        drop(file);
+    }
+}
+
 impl FileMapping {
     /// The page protection and SEC_* flags it was created with.
     #[must_use]
@@ -133,7 +147,7 @@ impl FileMapping {
     /// True if a file backs it (not the paging file).
     #[must_use]
     pub fn is_file_backed(&self) -> bool {
-        self.file.is_some()
+        self.file_backed
     }
 }
 
@@ -193,7 +207,7 @@ impl Builtins {
                     "Section",
                     GenericMapping::new(0x20005, 0x20002, 0x20008, 0xF001F),
                     mask(0x1F001F),
-                    None,
+                    Some(mapping_last_handle),
                 )?,
                 job: types.register(
                     "Job",

@@ -105,7 +105,63 @@ impl ProcessObject {
 
 /// The process type's last-handle hook: a process nobody can call as or refer to any
 /// more is terminated.
+///
+/// Terminating closes handles, which may close the last handle of another process, and
+/// so on down a chain of processes each held only by its parent. Run directly, that
+/// recursion is as deep as the chain and overflows the stack (SPEC §6: never abort), so
+/// the outermost hook on a thread terminates the processes the cascade reaches one after
+/// another, from a queue.
 pub(crate) fn on_last_handle(header: &ObjectHeader) {
+    #[cfg(not(loom))]
+    {
+        use std::cell::RefCell;
+        thread_local! {
+            static CASCADE: RefCell<Option<Vec<object::ObjRef>>> = const { RefCell::new(None) };
+        }
+        fn terminate(obj: &ObjectHeader) {
+            if let Some(p) = obj.body::<ProcessObject>() {
+                let _ = p.terminate(obj.kernel(), 0);
+            }
+        }
+        // The closing handle still holds a pointer reference, so this succeeds; it keeps
+        // the block alive while the process waits in the queue.
+        let Some(me) = header.try_ref() else { return };
+        let queued = CASCADE.try_with(|c| {
+            let mut c = c.borrow_mut();
+            match c.as_mut() {
+                Some(queue) => {
+                    queue.push(me);
+                    None
+                }
+                None => {
+                    *c = Some(Vec::new());
+                    Some(me)
+                }
+            }
+        });
+        let first = match queued {
+            Ok(Some(first)) => first,
+            // Queued for the outermost hook of this thread.
+            Ok(None) => return,
+            // Thread-local storage is gone (a deferred free at thread exit): in place.
+            Err(_) => return terminate(header),
+        };
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                let rest = CASCADE.try_with(|c| c.borrow_mut().take());
+                drop(rest);
+            }
+        }
+        let _reset = Reset;
+        let mut next = Some(first);
+        while let Some(obj) = next {
+            terminate(&obj);
+            drop(obj);
+            next = CASCADE.with(|c| c.borrow_mut().as_mut().and_then(Vec::pop));
+        }
+    }
+    #[cfg(loom)]
     if let Some(p) = header.body::<ProcessObject>() {
         let _ = p.terminate(header.kernel(), 0);
     }
@@ -174,7 +230,15 @@ impl Process {
         }
     }
 
-    fn spawn(kernel: &Arc<KernelShared>, token: Token, session: u32) -> Process {
+    /// Makes a process. `fill` runs on its new table before the process can be found
+    /// by pid (`open_process`): inheritance copies into a table no other thread can
+    /// insert into yet.
+    fn spawn(
+        kernel: &Arc<KernelShared>,
+        token: Token,
+        session: u32,
+        fill: impl FnOnce(&HandleTable),
+    ) -> Process {
         let pid = kernel.next_pid();
         let body = ProcessObject {
             pid,
@@ -185,6 +249,7 @@ impl Process {
             exit_code: AtomicU32::new(0),
             private: Default::default(),
         };
+        fill(&body.table);
         let security = token.descriptor_for_new(None);
         let object = object::allocate(kernel, &kernel.builtin.process, security, None, body);
         if let Some(p) = object.body::<ProcessObject>() {
@@ -210,6 +275,7 @@ impl Process {
             kernel,
             token,
             options.session_id.unwrap_or(0),
+            |_| {},
         ))
     }
 
@@ -282,13 +348,11 @@ impl Process {
         };
         let token = options.token.unwrap_or_else(|| parent.token.clone());
         let session = options.session_id.unwrap_or(parent.session);
-        let child = Process::spawn(self.kernel(), token, session);
-        if inherit_handles {
-            child
-                .inner()
-                .table
-                .inherit_from(&parent.table, only.as_deref());
-        }
+        let child = Process::spawn(self.kernel(), token, session, |table| {
+            if inherit_handles {
+                table.inherit_from(&parent.table, only.as_deref());
+            }
+        });
         match parent.table.insert(
             child.object.another(),
             Access::PROCESS_ALL_ACCESS,

@@ -155,7 +155,8 @@ impl Process {
             Ok(FileMapping {
                 protect,
                 maximum_size: size,
-                file: file.map(ObjectRef::into_counted),
+                file_backed: file.is_some(),
+                file: Lock::new(file.map(ObjectRef::into_counted)),
             })
         })
     }

@@ -40,6 +40,8 @@
 
 use std::ptr;
 
+use crossbeam_utils::CachePadded;
+
 use crate::access::{Access, HandleFlags};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
@@ -192,11 +194,13 @@ pub(crate) struct HandleTable {
     /// leaf pages (`Box<[Entry]>` leaked); 0 = not yet allocated.
     top: Box<[AtomicUsize]>,
     /// Treiber stack of free slots: low 32 bits index + 1 (0 = empty), high 32 a tag.
-    free: AtomicU64,
+    /// The counters inserts and closes write sit on cache lines of their own, away from
+    /// the read-only `top` and `limit` every lookup reads.
+    free: CachePadded<AtomicU64>,
     /// Slots `0..high_water` have been handed out at least once.
-    high_water: AtomicUsize,
+    high_water: CachePadded<AtomicUsize>,
     /// Live entries.
-    count: AtomicUsize,
+    count: CachePadded<AtomicUsize>,
     /// Set once by `close_all`; no insert succeeds after it.
     closed: AtomicBool,
     /// The process object that owns this table (its handles to itself are WEAK).
@@ -210,9 +214,9 @@ impl HandleTable {
         let top_len = (limit - 1) / (LEAF_LEN * MID_LEN) + 1;
         HandleTable {
             top: (0..top_len).map(|_| AtomicUsize::new(0)).collect(),
-            free: AtomicU64::new(0),
-            high_water: AtomicUsize::new(0),
-            count: AtomicUsize::new(0),
+            free: CachePadded::new(AtomicU64::new(0)),
+            high_water: CachePadded::new(AtomicUsize::new(0)),
+            count: CachePadded::new(AtomicUsize::new(0)),
             closed: AtomicBool::new(false),
             owner: AtomicUsize::new(0),
             limit,
@@ -262,12 +266,12 @@ impl HandleTable {
         });
         // SAFETY: `publish_page` returned a published mid page, live until the table drops.
         let slot =
-            unsafe { &*(mid as *const AtomicUsize).add((index >> LEAF_BITS) & (MID_LEN - 1)) };
+            unsafe { &*mid.add((index >> LEAF_BITS) & (MID_LEN - 1)) };
         let leaf = publish_page(slot, LEAF_LEN, || {
             (0..LEAF_LEN).map(|_| Entry::new()).collect::<Box<Leaf>>()
         });
         // SAFETY: as above, a published leaf page.
-        unsafe { &*(leaf as *const Entry).add(index & (LEAF_LEN - 1)) }
+        unsafe { &*leaf.add(index & (LEAF_LEN - 1)) }
     }
 
     /// Reads a live entry under `guard`. `None` for anything that is not a live handle.

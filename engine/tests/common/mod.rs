@@ -4,14 +4,10 @@
 
 use std::fmt::Debug;
 
-use kobj::{
-    Access, DuplicateOptions, Handle, Kernel, Process, ProcessOptions, SecurityAttributes,
-};
+use kobj::{Access, DuplicateOptions, Handle, Kernel, Process, ProcessOptions, SecurityAttributes};
 
 /// The Win32 codes SPEC §2 lists ("Errors carry the Win32 codes").
-pub const SPEC_CODES: [u32; 14] = [
-    2, 3, 5, 6, 8, 80, 87, 123, 131, 183, 206, 298, 1314, 1450,
-];
+pub const SPEC_CODES: [u32; 14] = [2, 3, 5, 6, 8, 80, 87, 123, 131, 183, 206, 298, 1314, 1450];
 
 pub const FILE_NOT_FOUND: u32 = 2;
 pub const ACCESS_DENIED: u32 = 5;
@@ -38,27 +34,18 @@ pub fn code<T: Debug>(r: kobj::Result<T>) -> u32 {
 
 /// A root process on `kernel`.
 pub fn root(kernel: &Kernel) -> Process {
-    kernel
-        .create_process(ProcessOptions::default())
-        .expect("create a root process")
+    kernel.create_process(ProcessOptions::default()).expect("create a root process")
 }
 
 /// A new unnamed manual-reset event, unsignalled.
 pub fn event(p: &Process) -> Handle {
-    p.create_event(None, true, false, None)
-        .expect("create an event")
-        .handle
+    p.create_event(None, true, false, None).expect("create an event").handle
 }
 
 /// A new unnamed event whose handle is inheritable.
 pub fn inheritable_event(p: &Process) -> Handle {
-    let sa = SecurityAttributes {
-        inherit_handle: true,
-        ..Default::default()
-    };
-    p.create_event(Some(&sa), true, false, None)
-        .expect("create an event")
-        .handle
+    let sa = SecurityAttributes { inherit_handle: true, ..Default::default() };
+    p.create_event(Some(&sa), true, false, None).expect("create an event").handle
 }
 
 /// A duplicate of `h` in the same process, with the same access.
