@@ -6,14 +6,68 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::thread;
 
 use common::*;
 use kobj::{Access, Kernel, Process};
 
 const THREADS: usize = 4;
+
+/// Decrements a counter when dropped, panicking or not: a worker counts itself out.
+struct CountOut<'a>(&'a AtomicUsize);
+
+impl Drop for CountOut<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A barrier that a panicking worker breaks: the others then panic too instead of waiting
+/// for it forever, so a failed assertion fails the test rather than hanging it.
+struct Rendezvous {
+    parties: usize,
+    /// (arrived in this generation, generation, broken)
+    state: Mutex<(usize, u64, bool)>,
+    wake: Condvar,
+}
+
+impl Rendezvous {
+    fn new(parties: usize) -> Rendezvous {
+        Rendezvous { parties, state: Mutex::new((0, 0, false)), wake: Condvar::new() }
+    }
+
+    fn wait(&self) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let generation = state.1;
+        state.0 += 1;
+        if state.0 == self.parties {
+            *state = (0, generation + 1, state.2);
+            self.wake.notify_all();
+        }
+        while state.1 == generation && !state.2 {
+            state = self.wake.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        assert!(!state.2, "another worker failed");
+    }
+
+    /// A guard that breaks the rendezvous if its thread panics.
+    fn guard(&self) -> BreakOnPanic<'_> {
+        BreakOnPanic(self)
+    }
+}
+
+struct BreakOnPanic<'a>(&'a Rendezvous);
+
+impl Drop for BreakOnPanic<'_> {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.0.state.lock().unwrap_or_else(PoisonError::into_inner).2 = true;
+            self.0.wake.notify_all();
+        }
+    }
+}
 
 // SPEC §3 "Named objects": "two processes creating the same name at once get one object
 // (exactly one sees already_existed = false)". Four processes, one thread each, create the
@@ -27,14 +81,15 @@ fn concurrent_creators_get_one_object() {
     let k = Kernel::new();
     let base = k.object_count();
     let processes: Vec<Process> = (0..THREADS).map(|_| root(&k)).collect();
-    let start = Arc::new(Barrier::new(THREADS));
-    let end = Arc::new(Barrier::new(THREADS));
+    let start = Rendezvous::new(THREADS);
+    let end = Rendezvous::new(THREADS);
     let results: Vec<Vec<(bool, i32)>> = thread::scope(|s| {
         let workers: Vec<_> = processes
             .iter()
             .map(|p| {
-                let (start, end) = (Arc::clone(&start), Arc::clone(&end));
+                let (start, end) = (&start, &end);
                 s.spawn(move || {
+                    let _guards = (start.guard(), end.guard());
                     let mut seen = Vec::with_capacity(ROUNDS);
                     for _ in 0..ROUNDS {
                         start.wait();
@@ -113,38 +168,37 @@ fn open_racing_the_last_close() {
     let base = k.object_count();
     let creators: Vec<Process> = (0..2).map(|_| root(&k)).collect();
     let openers: Vec<Process> = (0..2).map(|_| root(&k)).collect();
-    let done = AtomicBool::new(false);
+    // The openers run while a creator runs; a creator that panics still counts itself
+    // out (the guard), so a failure never leaves the openers spinning.
+    let creators_left = AtomicUsize::new(creators.len());
     let opened = AtomicUsize::new(0);
     let missing = AtomicUsize::new(0);
     let existed = AtomicUsize::new(0);
     thread::scope(|s| {
-        let creator_threads: Vec<_> = creators
-            .iter()
-            .map(|p| {
-                let existed = &existed;
-                s.spawn(move || {
-                    for _ in 0..CYCLES {
-                        let c = p.create_event(None, true, false, Some("hot")).unwrap();
-                        if c.already_existed {
-                            existed.fetch_add(1, Ordering::Relaxed);
-                        }
-                        // The handle names a live event, new or existing.
-                        p.set_event(c.handle).unwrap();
-                        assert_eq!(p.event_state(c.handle), Ok(true));
-                        p.close_handle(c.handle).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for p in &openers {
-            let (done, opened, missing) = (&done, &opened, &missing);
+        for p in &creators {
+            let (existed, creators_left) = (&existed, &creators_left);
             s.spawn(move || {
-                while !done.load(Ordering::Relaxed) {
+                let _guard = CountOut(creators_left);
+                for _ in 0..CYCLES {
+                    let c = p.create_event(None, true, false, Some("hot")).unwrap();
+                    if c.already_existed {
+                        existed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // The handle names a live event, new or existing (nobody resets it).
+                    p.set_event(c.handle).unwrap();
+                    assert_eq!(p.event_state(c.handle), Ok(true));
+                    p.close_handle(c.handle).unwrap();
+                }
+            });
+        }
+        for p in &openers {
+            let (creators_left, opened, missing) = (&creators_left, &opened, &missing);
+            s.spawn(move || {
+                while creators_left.load(Ordering::Relaxed) != 0 {
                     match p.open_event(Access::EVENT_MODIFY_STATE | Access::EVENT_QUERY_STATE, false, "hot") {
                         Ok(h) => {
                             // A live object: its state is usable, and it stays alive (and
                             // named) while this handle holds it.
-                            p.reset_event(h).unwrap();
                             p.set_event(h).unwrap();
                             assert_eq!(p.event_state(h), Ok(true));
                             let again = p.open_event(Access::EVENT_QUERY_STATE, false, "hot").unwrap();
@@ -165,10 +219,6 @@ fn open_racing_the_last_close() {
                 }
             });
         }
-        for t in creator_threads {
-            t.join().unwrap();
-        }
-        done.store(true, Ordering::Relaxed);
     });
     println!(
         "opens: {} succeeded, {} FILE_NOT_FOUND; creates that found the name: {}",
@@ -195,12 +245,12 @@ fn open_racing_terminate() {
     let base = k.object_count();
     let parent = root(&k);
     let openers: Vec<Process> = (0..2).map(|_| root(&k)).collect();
-    let done = AtomicBool::new(false);
+    let terminating = AtomicUsize::new(1);
     thread::scope(|s| {
         for p in &openers {
-            let done = &done;
+            let terminating = &terminating;
             s.spawn(move || {
-                while !done.load(Ordering::Relaxed) {
+                while terminating.load(Ordering::Relaxed) != 0 {
                     match p.open_mutex(Access::SYNCHRONIZE, false, "owner-of-name") {
                         Ok(h) => {
                             assert_eq!(
@@ -214,6 +264,7 @@ fn open_racing_terminate() {
                 }
             });
         }
+        let _guard = CountOut(&terminating);
         for _ in 0..CYCLES {
             let child = parent.create_process(false, Default::default()).unwrap();
             // The child's handle is the only one: terminate closes it.
@@ -221,7 +272,6 @@ fn open_racing_terminate() {
             child.process.terminate(1).unwrap();
             parent.close_handle(child.handle).unwrap();
         }
-        done.store(true, Ordering::Relaxed);
     });
     assert_eq!(code(openers[0].open_mutex(Access::SYNCHRONIZE, false, "owner-of-name")), FILE_NOT_FOUND);
     let mut all = openers;
@@ -238,11 +288,12 @@ fn unrelated_names_from_many_threads() {
     let k = Kernel::new();
     let base = k.object_count();
     let processes: Vec<Process> = (0..THREADS).map(|_| root(&k)).collect();
-    let ready = Barrier::new(THREADS);
+    let ready = Rendezvous::new(THREADS);
     thread::scope(|s| {
         for (t, p) in processes.iter().enumerate() {
             let ready = &ready;
             s.spawn(move || {
+                let _guard = ready.guard();
                 let mine: Vec<_> = (0..NAMES)
                     .map(|i| {
                         let c = p.create_semaphore(None, 0, 1000, Some(&format!("t{t}-{i}"))).unwrap();

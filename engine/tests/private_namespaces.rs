@@ -4,7 +4,6 @@
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Barrier;
 use std::thread;
 
 use common::*;
@@ -244,8 +243,10 @@ fn terminate_closes_the_namespace() {
 }
 
 // SPEC §3 "Named objects" races, for boundaries: processes creating the same boundary at
-// once get one namespace (exactly one succeeds; the others are ALREADY_EXISTS) and then
-// share it.
+// once get one namespace (exactly one succeeds; the others are ALREADY_EXISTS and open it)
+// and then share it: of their creates of `alias\e`, exactly one makes the event. Four
+// threads walk the round-numbered boundaries "Race0", "Race1", … in step, holding every
+// handle until the end.
 #[test]
 fn concurrent_creators_of_one_boundary() {
     const ROUNDS: usize = 2_000;
@@ -253,47 +254,41 @@ fn concurrent_creators_of_one_boundary() {
     let k = Kernel::new();
     let base = k.object_count();
     let processes: Vec<Process> = (0..THREADS).map(|_| root(&k)).collect();
-    let start = Barrier::new(THREADS);
-    let end = Barrier::new(THREADS);
-    let winners: Vec<AtomicUsize> = (0..ROUNDS).map(|_| AtomicUsize::new(0)).collect();
+    let namespaces: Vec<AtomicUsize> = (0..ROUNDS).map(|_| AtomicUsize::new(0)).collect();
+    let events: Vec<AtomicUsize> = (0..ROUNDS).map(|_| AtomicUsize::new(0)).collect();
     thread::scope(|s| {
-        for p in &processes {
-            let (start, end, winners) = (&start, &end, &winners);
+        for (t, p) in processes.iter().enumerate() {
+            let (namespaces, events) = (&namespaces, &events);
             s.spawn(move || {
-                let b = boundary("Race", &[Sid::EVERYONE]);
-                for winner in winners {
-                    start.wait();
-                    let h = match p.create_private_namespace(&b, "ns") {
-                        Ok(h) => {
-                            winner.fetch_add(1, Ordering::Relaxed);
-                            assert!(
-                                !p.create_event(None, true, false, Some("ns\\e")).unwrap().already_existed
-                            );
-                            Some(h)
+                for round in 0..ROUNDS {
+                    let b = boundary(&format!("Race{round}"), &[Sid::EVERYONE]);
+                    let alias = format!("p{t}r{round}");
+                    match p.create_private_namespace(&b, &alias) {
+                        Ok(_) => {
+                            namespaces[round].fetch_add(1, Ordering::Relaxed);
                         }
                         Err(e) => {
-                            assert_eq!(e.code(), ALREADY_EXISTS);
-                            None
+                            assert_eq!(e.code(), ALREADY_EXISTS, "round {round}");
+                            p.open_private_namespace(&b, &alias).unwrap();
                         }
-                    };
-                    end.wait();
-                    // Everyone can reach the winner's namespace and object now.
-                    let h = h.unwrap_or_else(|| p.open_private_namespace(&b, "ns").unwrap());
-                    let e = p.open_event(Access::EVENT_MODIFY_STATE, false, "ns\\e").unwrap();
-                    p.set_event(e).unwrap();
-                    start.wait();
-                    for handle in p.handles() {
-                        p.close_handle(handle.handle).unwrap();
                     }
-                    let _ = h;
-                    end.wait();
+                    let e = p.create_event(None, true, false, Some(&format!("{alias}\\e"))).unwrap();
+                    if !e.already_existed {
+                        events[round].fetch_add(1, Ordering::Relaxed);
+                    }
+                    p.set_event(e.handle).unwrap();
                 }
             });
         }
     });
-    for (round, w) in winners.iter().enumerate() {
-        assert_eq!(w.load(Ordering::Relaxed), 1, "round {round}: one creator");
+    for round in 0..ROUNDS {
+        assert_eq!(namespaces[round].load(Ordering::Relaxed), 1, "round {round}: one namespace creator");
+        assert_eq!(events[round].load(Ordering::Relaxed), 1, "round {round}: one namespace shared by all");
     }
+    for p in &processes {
+        assert_eq!(p.handle_count(), 2 * ROUNDS);
+    }
+    assert_eq!(k.object_count(), base + THREADS + 2 * ROUNDS);
     finish(&k, base, processes);
 }
 
