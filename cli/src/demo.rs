@@ -52,7 +52,12 @@ fn inheritance(out: &mut dyn Write, kernel: &Kernel) -> Result<(), DemoError> {
     print_table(out, "child", &child.process)?;
     let same = child.process.get_handle_information(mutex).is_ok();
     let event = child.process.set_event(private);
-    writeln!(out, "child uses mutex {mutex}: {}; event {private} in child: {:?}", if same { "valid" } else { "INVALID" }, event)?;
+    writeln!(
+        out,
+        "child uses mutex {mutex}: {}; event {private} in child: {:?}",
+        if same { "valid" } else { "INVALID" },
+        event
+    )?;
     child.process.terminate(0)?;
     parent.terminate(0)?;
     Ok(())
@@ -68,13 +73,27 @@ fn duplication(out: &mut dyn Write, kernel: &Kernel) -> Result<(), DemoError> {
     let obj = s.process.create_event(None, false, false, None)?.handle;
     writeln!(out, "S creates event {obj} (EVENT_ALL_ACCESS)")?;
     let in_t = catalyst
-        .duplicate_handle(s.handle, obj, Some(t.handle), Access::SYNCHRONIZE, false, DuplicateOptions::empty())?
+        .duplicate_handle(
+            s.handle,
+            obj,
+            Some(t.handle),
+            Access::SYNCHRONIZE,
+            false,
+            DuplicateOptions::empty(),
+        )?
         .ok_or("no handle")?;
     writeln!(out, "catalyst duplicates it into T with SYNCHRONIZE only: {in_t}")?;
     writeln!(out, "T tries SetEvent: {:?}", t.process.set_event(in_t))?;
     let moved = s
         .process
-        .duplicate_handle(Handle::CURRENT_PROCESS, obj, Some(Handle::CURRENT_PROCESS), Access::EVENT_MODIFY_STATE, false, DuplicateOptions::CLOSE_SOURCE)?
+        .duplicate_handle(
+            Handle::CURRENT_PROCESS,
+            obj,
+            Some(Handle::CURRENT_PROCESS),
+            Access::EVENT_MODIFY_STATE,
+            false,
+            DuplicateOptions::CLOSE_SOURCE,
+        )?
         .ok_or("no handle")?;
     writeln!(out, "S narrows its own handle with CLOSE_SOURCE: {obj} -> {moved}")?;
     print_table(out, "S", &s.process)?;
@@ -92,16 +111,32 @@ fn named(out: &mut dyn Write, kernel: &Kernel) -> Result<(), DemoError> {
     let b = kernel.create_process(ProcessOptions::default())?;
     let ha = a.create_mutex(None, false, Some("JeffMutex"))?;
     let hb = b.create_mutex(None, false, Some("JeffMutex"))?;
-    writeln!(out, "A: CreateMutex(\"JeffMutex\") -> {} (already existed: {})", ha.handle, ha.already_existed)?;
-    writeln!(out, "B: CreateMutex(\"JeffMutex\") -> {} (already existed: {})", hb.handle, hb.already_existed)?;
+    writeln!(
+        out,
+        "A: CreateMutex(\"JeffMutex\") -> {} (already existed: {})",
+        ha.handle, ha.already_existed
+    )?;
+    writeln!(
+        out,
+        "B: CreateMutex(\"JeffMutex\") -> {} (already existed: {})",
+        hb.handle, hb.already_existed
+    )?;
     let sem = a.create_semaphore(None, 1, 1, Some("JeffMutex"));
-    writeln!(out, "A: CreateSemaphore(\"JeffMutex\") -> {:?} (one namespace for every type)", sem.map(|c| c.handle))?;
+    writeln!(
+        out,
+        "A: CreateSemaphore(\"JeffMutex\") -> {:?} (one namespace for every type)",
+        sem.map(|c| c.handle)
+    )?;
     print_table(out, "A", &a)?;
     print_table(out, "B", &b)?;
     a.terminate(0)?;
     b.terminate(0)?;
     let again = kernel.create_process(ProcessOptions::default())?;
-    writeln!(out, "after both exit, OpenMutex(\"JeffMutex\") -> {:?}", again.open_mutex(Access::SYNCHRONIZE, false, "JeffMutex"))?;
+    writeln!(
+        out,
+        "after both exit, OpenMutex(\"JeffMutex\") -> {:?}",
+        again.open_mutex(Access::SYNCHRONIZE, false, "JeffMutex")
+    )?;
     again.terminate(0)?;
     Ok(())
 }

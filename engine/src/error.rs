@@ -93,10 +93,10 @@ impl Error {
             K::NotADirectory => Error::PathNotFound,
             K::IsADirectory => Error::AccessDenied,
             K::InvalidFilename => Error::InvalidName,
-            K::StorageFull => Error::Os(112), // ERROR_DISK_FULL
+            K::StorageFull => Error::Os(112),       // ERROR_DISK_FULL
             K::ReadOnlyFilesystem => Error::Os(19), // ERROR_WRITE_PROTECT
             K::Interrupted | K::WouldBlock => Error::Os(995), // ERROR_OPERATION_ABORTED
-            _ => Error::Os(31),               // ERROR_GEN_FAILURE
+            _ => Error::Os(31),                     // ERROR_GEN_FAILURE
         }
     }
 }

@@ -64,9 +64,7 @@ pub struct KernelBuilder {
 
 impl Default for KernelBuilder {
     fn default() -> Self {
-        KernelBuilder {
-            handle_limit: DEFAULT_HANDLE_LIMIT,
-        }
+        KernelBuilder { handle_limit: DEFAULT_HANDLE_LIMIT }
     }
 }
 

@@ -42,12 +42,12 @@ pub use access::{Access, DuplicateOptions, GenericMapping, HandleFlags};
 pub use error::{Error, Result};
 pub use handle::Handle;
 pub use kernel::{Kernel, KernelBuilder, DEFAULT_HANDLE_LIMIT};
+pub use names::{BoundaryDescriptor, EntryKind, PrivateNamespace};
 pub use object::types::ObjectType;
 pub use object::ObjectRef;
 pub use objects::{Event, File, FileMapping, Job, Mutex, Semaphore, WaitableTimer};
 pub use process::{Child, Created, HandleInfo, Pinned, Process, ProcessOptions};
 pub use security::{Ace, Privilege, SecurityAttributes, SecurityDescriptor, Sid, Token};
-pub use names::{BoundaryDescriptor, EntryKind, PrivateNamespace};
 pub use win32::CreationDisposition;
 
 /// The README's example is compiled and run as a doc test, so it stays true.

@@ -166,7 +166,12 @@ impl Names {
     /// A handle reference to a named object of type `ty`, with `granted` access, if it is
     /// alive: the `acquire` step of create and open, run under the name's shard lock. It
     /// drops nothing that could be an object's last handle.
-    fn acquire(t: &ObjRef, ty: &TypeInfo, token: &Token, desired: Access) -> Option<Result<(HandleRef, Access)>> {
+    fn acquire(
+        t: &ObjRef,
+        ty: &TypeInfo,
+        token: &Token,
+        desired: Access,
+    ) -> Option<Result<(HandleRef, Access)>> {
         if t.handle_count() == 0 {
             return None;
         }
@@ -182,7 +187,13 @@ impl Names {
     }
 
     /// Opens the object `name` names for `process`, checking type and access.
-    pub(crate) fn open(&self, process: &Process, ty: &TypeInfo, desired: Access, name: &str) -> Result<(HandleRef, Access)> {
+    pub(crate) fn open(
+        &self,
+        process: &Process,
+        ty: &TypeInfo,
+        desired: Access,
+        name: &str,
+    ) -> Result<(HandleRef, Access)> {
         let at = self.resolve(process, name)?;
         let token = &process.inner().token;
         self.ns.open(at, |t| Self::acquire(t, ty, token, desired))

@@ -186,10 +186,7 @@ unsafe impl Sync for Process {}
 
 impl Clone for Process {
     fn clone(&self) -> Self {
-        Process {
-            object: self.object.another(),
-            inner: self.inner,
-        }
+        Process { object: self.object.another(), inner: self.inner }
     }
 }
 
@@ -263,20 +260,12 @@ impl Process {
         }
     }
 
-    pub(crate) fn create_root(
-        kernel: &Arc<KernelShared>,
-        options: ProcessOptions,
-    ) -> Result<Process> {
+    pub(crate) fn create_root(kernel: &Arc<KernelShared>, options: ProcessOptions) -> Result<Process> {
         if options.handle_list.is_some() {
             return Err(Error::InvalidParameter);
         }
         let token = options.token.unwrap_or_default();
-        Ok(Process::spawn(
-            kernel,
-            token,
-            options.session_id.unwrap_or(0),
-            |_| {},
-        ))
+        Ok(Process::spawn(kernel, token, options.session_id.unwrap_or(0), |_| {}))
     }
 
     /// The process id.
@@ -353,15 +342,8 @@ impl Process {
                 table.inherit_from(&parent.table, only.as_deref());
             }
         });
-        match parent.table.insert(
-            child.object.another(),
-            Access::PROCESS_ALL_ACCESS,
-            HandleFlags::empty(),
-        ) {
-            Ok(handle) => Ok(Child {
-                process: child,
-                handle,
-            }),
+        match parent.table.insert(child.object.another(), Access::PROCESS_ALL_ACCESS, HandleFlags::empty()) {
+            Ok(handle) => Ok(Child { process: child, handle }),
             Err(e) => {
                 let _ = child.terminate(0);
                 Err(e)
@@ -372,17 +354,11 @@ impl Process {
     /// Opens a live process by id. A pid that is gone (or never was) is INVALID_PARAMETER.
     pub fn open_process(&self, access: Access, inherit: bool, pid: u32) -> Result<Handle> {
         let me = self.alive()?;
-        let target = self
-            .kernel()
-            .processes
-            .get(&pid)
-            .map(|r| r.value().clone())
-            .ok_or(Error::InvalidParameter)?;
+        let target =
+            self.kernel().processes.get(&pid).map(|r| r.value().clone()).ok_or(Error::InvalidParameter)?;
         let rights = target.ty().rights();
         let granted = security::access_check(&target.security, &me.token, access, rights)?;
-        let reference = target
-            .try_into_handle()
-            .map_err(|_| Error::InvalidParameter)?;
+        let reference = target.try_into_handle().map_err(|_| Error::InvalidParameter)?;
         me.table.insert(reference, granted, inherit_flag(inherit))
     }
 
@@ -405,12 +381,7 @@ impl Process {
     }
 
     /// Sets the attributes in `mask` to their values in `flags`; other bits stay.
-    pub fn set_handle_information(
-        &self,
-        h: Handle,
-        mask: HandleFlags,
-        flags: HandleFlags,
-    ) -> Result<()> {
+    pub fn set_handle_information(&self, h: Handle, mask: HandleFlags, flags: HandleFlags) -> Result<()> {
         let me = self.alive()?;
         if h.is_pseudo() {
             return Err(Error::InvalidHandle);
@@ -429,11 +400,7 @@ impl Process {
     /// Reads a handle under `guard`: the pseudo-handle -1 is this process (with
     /// PROCESS_ALL_ACCESS); other pseudo-handles and dead entries are INVALID_HANDLE.
     #[inline]
-    pub(crate) fn resolve<'g>(
-        &'g self,
-        h: Handle,
-        guard: &'g epoch::Guard,
-    ) -> Result<Snapshot<'g>> {
+    pub(crate) fn resolve<'g>(&'g self, h: Handle, guard: &'g epoch::Guard) -> Result<Snapshot<'g>> {
         let me = self.alive()?;
         if h == Handle::CURRENT_PROCESS {
             return Ok(Snapshot {
@@ -497,10 +464,7 @@ impl Process {
     /// up handles in a loop.
     #[must_use]
     pub fn pin(&self) -> Pinned<'_> {
-        Pinned {
-            process: self,
-            guard: epoch::pin(),
-        }
+        Pinned { process: self, guard: epoch::pin() }
     }
 
     /// Creates an object of type `ty` with `payload` (`name`: see the named `create_*`
@@ -544,7 +508,9 @@ impl Process {
         // name behind (SPEC §5).
         let slot = me.table.reserve()?;
         let (reference, granted, already_existed) = match name {
-            None | Some("") => (object::allocate(self.kernel(), ty, security, None, make()?), ty.info.all_access(), false),
+            None | Some("") => {
+                (object::allocate(self.kernel(), ty, security, None, make()?), ty.info.all_access(), false)
+            }
             Some(name) => self.kernel().names.create(self, ty, security, name, make)?,
         };
         let handle = slot.fill(reference, granted, flags)?;
@@ -633,13 +599,7 @@ impl Process {
                 return Err(Error::PrivilegeNotHeld);
             }
             let wanted = rights.mapping.map(access) & rights.valid;
-            if !security::may_grow(
-                &reference.security,
-                &target.token,
-                held_access,
-                wanted,
-                rights,
-            ) {
+            if !security::may_grow(&reference.security, &target.token, held_access, wanted, rights) {
                 return Err(Error::AccessDenied);
             }
             wanted
@@ -649,10 +609,7 @@ impl Process {
         } else {
             inherit_flag(inherit)
         };
-        target
-            .table
-            .insert(reference, new_access, new_flags)
-            .map(Some)
+        target.table.insert(reference, new_access, new_flags).map(Some)
     }
 
     /// A new handle reference to the object of a live entry of `table`, recording the
@@ -676,12 +633,8 @@ impl Process {
             return Ok(self.clone());
         }
         let guard = epoch::pin();
-        let object = self.lookup(
-            h,
-            self.kernel().builtin.process.info_ptr(),
-            Access::PROCESS_DUP_HANDLE,
-            &guard,
-        )?;
+        let object =
+            self.lookup(h, self.kernel().builtin.process.info_ptr(), Access::PROCESS_DUP_HANDLE, &guard)?;
         let pointer = object.try_ref().ok_or(Error::InvalidHandle)?;
         let reference = pointer.try_into_handle().map_err(|_| Error::AccessDenied)?;
         let process = Process::from_handle_ref(reference).ok_or(Error::InvalidHandle)?;
@@ -708,9 +661,7 @@ pub struct Pinned<'p> {
 
 impl fmt::Debug for Pinned<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pinned")
-            .field("process", &self.process.id())
-            .finish()
+        f.debug_struct("Pinned").field("process", &self.process.id()).finish()
     }
 }
 

@@ -34,8 +34,7 @@ pub enum CreationDisposition {
 /// The page protections `create_file_mapping` accepts (low byte of `flProtect`).
 const PAGE_PROTECTIONS: [u32; 6] = [0x02, 0x04, 0x08, 0x20, 0x40, 0x80];
 /// The SEC_* attributes that may accompany them.
-const SEC_FLAGS: u32 =
-    0x1000_0000 | 0x0800_0000 | 0x0100_0000 | 0x0200_0000 | 0x0400_0000 | 0x8000_0000;
+const SEC_FLAGS: u32 = 0x1000_0000 | 0x0800_0000 | 0x0100_0000 | 0x0200_0000 | 0x0400_0000 | 0x8000_0000;
 
 impl Process {
     /// `CreateMutex`. `initial_owner` makes this process the owner.
@@ -47,11 +46,7 @@ impl Process {
     ) -> Result<Created> {
         let owner = if initial_owner { self.id() } else { 0 };
         let ty = &self.kernel().builtin.mutex;
-        self.create_with(ty, sa, name, || {
-            Ok(Mutex {
-                owner: AtomicU32::new(owner),
-            })
-        })
+        self.create_with(ty, sa, name, || Ok(Mutex { owner: AtomicU32::new(owner) }))
     }
 
     /// `CreateEvent`.
@@ -64,10 +59,7 @@ impl Process {
     ) -> Result<Created> {
         let ty = &self.kernel().builtin.event;
         self.create_with(ty, sa, name, || {
-            Ok(Event {
-                manual_reset,
-                signaled: AtomicBool::new(initial_state),
-            })
+            Ok(Event { manual_reset, signaled: AtomicBool::new(initial_state) })
         })
     }
 
@@ -84,12 +76,7 @@ impl Process {
             return Err(Error::InvalidParameter);
         }
         let ty = &self.kernel().builtin.semaphore;
-        self.create_with(ty, sa, name, || {
-            Ok(Semaphore {
-                count: AtomicI32::new(initial),
-                maximum,
-            })
-        })
+        self.create_with(ty, sa, name, || Ok(Semaphore { count: AtomicI32::new(initial), maximum }))
     }
 
     /// `CreateWaitableTimer`.
@@ -101,10 +88,7 @@ impl Process {
     ) -> Result<Created> {
         let ty = &self.kernel().builtin.timer;
         self.create_with(ty, sa, name, || {
-            Ok(WaitableTimer {
-                manual_reset,
-                signaled: AtomicBool::new(false),
-            })
+            Ok(WaitableTimer { manual_reset, signaled: AtomicBool::new(false) })
         })
     }
 
@@ -140,10 +124,7 @@ impl Process {
         self.create_with(ty, sa, name, || {
             let size = match &file {
                 Some(f) if maximum_size == 0 => {
-                    let len = lock(&f.host)
-                        .metadata()
-                        .map_err(|e| Error::from_io(&e))?
-                        .len();
+                    let len = lock(&f.host).metadata().map_err(|e| Error::from_io(&e))?.len();
                     if len == 0 {
                         // ERROR_FILE_INVALID: an empty file cannot be mapped at its own size.
                         return Err(Error::Os(1006));
@@ -162,11 +143,7 @@ impl Process {
     }
 
     /// `CreateJobObject`.
-    pub fn create_job_object(
-        &self,
-        sa: Option<&SecurityAttributes>,
-        name: Option<&str>,
-    ) -> Result<Created> {
+    pub fn create_job_object(&self, sa: Option<&SecurityAttributes>, name: Option<&str>) -> Result<Created> {
         let ty = &self.kernel().builtin.job;
         self.create_with(ty, sa, name, || Ok(Job { _private: () }))
     }
@@ -183,12 +160,7 @@ impl Process {
 
     /// `OpenSemaphore`.
     pub fn open_semaphore(&self, access: Access, inherit: bool, name: &str) -> Result<Handle> {
-        self.open_object(
-            &self.kernel().builtin.semaphore.clone(),
-            access,
-            inherit,
-            name,
-        )
+        self.open_object(&self.kernel().builtin.semaphore.clone(), access, inherit, name)
     }
 
     /// `OpenWaitableTimer`.
@@ -198,12 +170,7 @@ impl Process {
 
     /// `OpenFileMapping`.
     pub fn open_file_mapping(&self, access: Access, inherit: bool, name: &str) -> Result<Handle> {
-        self.open_object(
-            &self.kernel().builtin.mapping.clone(),
-            access,
-            inherit,
-            name,
-        )
+        self.open_object(&self.kernel().builtin.mapping.clone(), access, inherit, name)
     }
 
     /// `OpenJobObject`.
@@ -213,37 +180,24 @@ impl Process {
 
     /// `SetEvent`: needs EVENT_MODIFY_STATE.
     pub fn set_event(&self, h: Handle) -> Result<()> {
-        self.with_object(
-            &self.kernel().builtin.event,
-            h,
-            Access::EVENT_MODIFY_STATE,
-            |e| {
-                e.signaled.store(true, Ordering::Release);
-            },
-        )
+        self.with_object(&self.kernel().builtin.event, h, Access::EVENT_MODIFY_STATE, |e| {
+            e.signaled.store(true, Ordering::Release);
+        })
     }
 
     /// `ResetEvent`: needs EVENT_MODIFY_STATE.
     pub fn reset_event(&self, h: Handle) -> Result<()> {
-        self.with_object(
-            &self.kernel().builtin.event,
-            h,
-            Access::EVENT_MODIFY_STATE,
-            |e| {
-                e.signaled.store(false, Ordering::Release);
-            },
-        )
+        self.with_object(&self.kernel().builtin.event, h, Access::EVENT_MODIFY_STATE, |e| {
+            e.signaled.store(false, Ordering::Release);
+        })
     }
 
     /// Whether an event is signalled (`WaitForSingleObject(h, 0)` without the wait's
     /// side effect): needs EVENT_QUERY_STATE.
     pub fn event_state(&self, h: Handle) -> Result<bool> {
-        self.with_object(
-            &self.kernel().builtin.event,
-            h,
-            Access::EVENT_QUERY_STATE,
-            |e| e.signaled.load(Ordering::Acquire),
-        )
+        self.with_object(&self.kernel().builtin.event, h, Access::EVENT_QUERY_STATE, |e| {
+            e.signaled.load(Ordering::Acquire)
+        })
     }
 
     /// `ReleaseSemaphore`: returns the previous count. `count <= 0` is INVALID_PARAMETER
@@ -253,38 +207,30 @@ impl Process {
         if count <= 0 {
             return Err(Error::InvalidParameter);
         }
-        self.with_object(
-            &self.kernel().builtin.semaphore,
-            h,
-            Access::SEMAPHORE_MODIFY_STATE,
-            |s| {
-                let mut current = s.count.load(Ordering::Relaxed);
-                loop {
-                    if i64::from(current) + i64::from(count) > i64::from(s.maximum) {
-                        return Err(Error::TooManyPosts);
-                    }
-                    match s.count.compare_exchange_weak(
-                        current,
-                        current + count,
-                        Ordering::AcqRel,
-                        Ordering::Relaxed,
-                    ) {
-                        Ok(previous) => return Ok(previous),
-                        Err(now) => current = now,
-                    }
+        self.with_object(&self.kernel().builtin.semaphore, h, Access::SEMAPHORE_MODIFY_STATE, |s| {
+            let mut current = s.count.load(Ordering::Relaxed);
+            loop {
+                if i64::from(current) + i64::from(count) > i64::from(s.maximum) {
+                    return Err(Error::TooManyPosts);
                 }
-            },
-        )?
+                match s.count.compare_exchange_weak(
+                    current,
+                    current + count,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(previous) => return Ok(previous),
+                    Err(now) => current = now,
+                }
+            }
+        })?
     }
 
     /// A semaphore's current count: needs SEMAPHORE_QUERY_STATE.
     pub fn semaphore_count(&self, h: Handle) -> Result<i32> {
-        self.with_object(
-            &self.kernel().builtin.semaphore,
-            h,
-            Access::SEMAPHORE_QUERY_STATE,
-            |s| s.count.load(Ordering::Acquire),
-        )
+        self.with_object(&self.kernel().builtin.semaphore, h, Access::SEMAPHORE_QUERY_STATE, |s| {
+            s.count.load(Ordering::Acquire)
+        })
     }
 
     /// `CreateFile` over a real file. Each call makes a new file object with its own
@@ -315,40 +261,27 @@ impl Process {
             CreationDisposition::OpenExisting => &mut options,
             CreationDisposition::OpenAlways => options.write(true).create(true),
             CreationDisposition::TruncateExisting => {
-                if !access.contains(Access::GENERIC_WRITE)
-                    && !granted.contains(Access::FILE_WRITE_DATA)
-                {
+                if !access.contains(Access::GENERIC_WRITE) && !granted.contains(Access::FILE_WRITE_DATA) {
                     return Err(Error::InvalidParameter);
                 }
                 options.write(true).truncate(true)
             }
         };
-        let host = options
-            .open(path)
-            .map_err(|e| match (e.kind(), path.parent()) {
-                (std::io::ErrorKind::NotFound, Some(parent))
-                    if !parent.as_os_str().is_empty() && !parent.exists() =>
-                {
-                    Error::PathNotFound
-                }
-                _ => Error::from_io(&e),
-            })?;
-        let file = File {
-            host: Lock::new(host),
-            path: path.to_path_buf(),
-        };
+        let host = options.open(path).map_err(|e| match (e.kind(), path.parent()) {
+            (std::io::ErrorKind::NotFound, Some(parent))
+                if !parent.as_os_str().is_empty() && !parent.exists() =>
+            {
+                Error::PathNotFound
+            }
+            _ => Error::from_io(&e),
+        })?;
+        let file = File { host: Lock::new(host), path: path.to_path_buf() };
         // Files are never named here, and the creator holds what it asked for, not the
         // type's ALL_ACCESS.
         let me = self.alive()?;
-        let security = me
-            .token
-            .descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
+        let security = me.token.descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
         let reference = object::allocate(self.kernel(), &ty, security, None, file);
-        me.table.insert(
-            reference,
-            granted,
-            inherit_flag(sa.is_some_and(|sa| sa.inherit_handle)),
-        )
+        me.table.insert(reference, granted, inherit_flag(sa.is_some_and(|sa| sa.inherit_handle)))
     }
 
     /// `ReadFile`: reads at the file object's pointer and moves it. Needs FILE_READ_DATA.
@@ -368,10 +301,7 @@ impl Process {
             if !s.object.is_type(ty.info_ptr()) {
                 return Err(Error::InvalidHandle);
             }
-            if !s
-                .access
-                .intersects(Access::FILE_WRITE_DATA | Access::FILE_APPEND_DATA)
-            {
+            if !s.access.intersects(Access::FILE_WRITE_DATA | Access::FILE_APPEND_DATA) {
                 return Err(Error::AccessDenied);
             }
             s.object.try_ref().ok_or(Error::InvalidHandle)?
@@ -387,18 +317,13 @@ impl Process {
         let f = self.reference_object(&self.kernel().builtin.file, h, Access::empty())?;
         let mut host = lock(&f.host);
         let current = host.stream_position().map_err(|e| Error::from_io(&e))?;
-        let end = || {
-            host.metadata()
-                .map(|m| m.len())
-                .map_err(|e| Error::from_io(&e))
-        };
+        let end = || host.metadata().map(|m| m.len()).map_err(|e| Error::from_io(&e));
         let target = match pos {
             SeekFrom::Start(n) => Some(n),
             SeekFrom::Current(d) => current.checked_add_signed(d),
             SeekFrom::End(d) => end()?.checked_add_signed(d),
         };
         let target = target.ok_or(Error::NegativeSeek)?;
-        host.seek(SeekFrom::Start(target))
-            .map_err(|e| Error::from_io(&e))
+        host.seek(SeekFrom::Start(target)).map_err(|e| Error::from_io(&e))
     }
 }

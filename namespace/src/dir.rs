@@ -130,9 +130,7 @@ impl DirId {
             1 => Some(format!("\\{BASE_NAMED_OBJECTS}")),
             2 => Some(format!("\\{SESSIONS}")),
             3 => Some(format!("\\{SESSIONS}\\{BNOLINKS}")),
-            raw if raw >> KIND_SHIFT == SESSION_CONTAINER >> KIND_SHIFT => {
-                Some(format!("\\{SESSIONS}\\{n}"))
-            }
+            raw if raw >> KIND_SHIFT == SESSION_CONTAINER >> KIND_SHIFT => Some(format!("\\{SESSIONS}\\{n}")),
             raw if raw >> KIND_SHIFT == SESSION_OBJECTS >> KIND_SHIFT => {
                 Some(format!("\\{SESSIONS}\\{n}\\{BASE_NAMED_OBJECTS}"))
             }
@@ -187,14 +185,8 @@ mod tests {
     #[test]
     fn paths_and_debug() {
         assert_eq!(DirId::ROOT.path().as_deref(), Some("\\"));
-        assert_eq!(
-            DirId::BNOLINKS.path().as_deref(),
-            Some("\\Sessions\\BNOLINKS")
-        );
-        assert_eq!(
-            DirId::session_container(4_000_000_000).path().as_deref(),
-            Some("\\Sessions\\4000000000")
-        );
+        assert_eq!(DirId::BNOLINKS.path().as_deref(), Some("\\Sessions\\BNOLINKS"));
+        assert_eq!(DirId::session_container(4_000_000_000).path().as_deref(), Some("\\Sessions\\4000000000"));
         assert_eq!(DirId::private(5).path(), None);
         assert_eq!(format!("{:?}", DirId::private(5)), "DirId(private #5)");
         assert_eq!(format!("{:?}", DirId::SESSIONS), "DirId(\\Sessions)");

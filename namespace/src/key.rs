@@ -23,10 +23,7 @@ pub(crate) struct Key {
 impl Key {
     /// The key of `name` in `dir`.
     pub(crate) fn new(dir: DirId, name: &str) -> Key {
-        Key {
-            dir,
-            name: name.into(),
-        }
+        Key { dir, name: name.into() }
     }
 
     /// The directory holding the entry.
@@ -119,11 +116,7 @@ mod tests {
     #[test]
     fn owned_and_borrowed_keys_hash_and_compare_alike() {
         let state = RandomState::new();
-        for (dir, name) in [
-            (DirId::GLOBAL, "Test"),
-            (DirId::session(3), ""),
-            (DirId::ROOT, "a\0b"),
-        ] {
+        for (dir, name) in [(DirId::GLOBAL, "Test"), (DirId::session(3), ""), (DirId::ROOT, "a\0b")] {
             let owned = Key::new(dir, name);
             let view: &dyn KeyView = &(dir, name);
             assert_eq!(state.hash_one(&owned), state.hash_one(view));

@@ -76,11 +76,8 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// `\Sessions\BNOLINKS\0`).
     #[must_use]
     pub fn new() -> Self {
-        let namespace = Namespace {
-            entries: DashMap::new(),
-            privates: DashMap::new(),
-            next_private: AtomicU64::new(0),
-        };
+        let namespace =
+            Namespace { entries: DashMap::new(), privates: DashMap::new(), next_private: AtomicU64::new(0) };
         namespace.publish(DirId::ROOT, BASE_NAMED_OBJECTS, Slot::Dir(DirId::GLOBAL));
         namespace.publish(DirId::ROOT, SESSIONS, Slot::Dir(DirId::SESSIONS));
         namespace.publish(DirId::SESSIONS, BNOLINKS, Slot::Dir(DirId::BNOLINKS));
@@ -100,10 +97,7 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     pub fn ensure_session(&self, n: u32) -> DirId {
         let objects = DirId::session(n);
         let number = n.to_string();
-        if self
-            .entries
-            .contains_key(&(DirId::BNOLINKS, number.as_str()) as &dyn KeyView)
-        {
+        if self.entries.contains_key(&(DirId::BNOLINKS, number.as_str()) as &dyn KeyView) {
             return objects;
         }
         if n != 0 {
@@ -196,9 +190,7 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
             return Ok(DirId::ROOT);
         }
         check_components(relative)?;
-        relative
-            .split('\\')
-            .try_fold(DirId::ROOT, |dir, component| self.follow(dir, component))
+        relative.split('\\').try_fold(DirId::ROOT, |dir, component| self.follow(dir, component))
     }
 
     /// One step of a walk: the directory that `component` of `dir` leads to.
@@ -214,11 +206,7 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
                 _ => {}
             }
         }
-        match self
-            .entries
-            .get(&(dir, component) as &dyn KeyView)
-            .as_deref()
-        {
+        match self.entries.get(&(dir, component) as &dyn KeyView).as_deref() {
             Some(Slot::Dir(next) | Slot::Link(next)) => Ok(*next),
             Some(Slot::Object(_)) | None => Err(NameError::PathNotFound),
         }

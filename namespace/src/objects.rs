@@ -54,10 +54,7 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
         if at.name.is_empty() || is_reserved(at.dir, at.name) {
             return Err(NameError::NotAnObject.into());
         }
-        let created = |value| CreateOutcome {
-            value,
-            already_existed: false,
-        };
+        let created = |value| CreateOutcome { value, already_existed: false };
         // Declared before the entry guard, so dropped after it: a replaced object's
         // last reference is released outside the shard lock.
         let replaced: Option<Slot<T>>;
@@ -70,10 +67,7 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
                 match acquired {
                     Some(result) => {
                         replaced = None;
-                        result.map(|value| CreateOutcome {
-                            value,
-                            already_existed: true,
-                        })
+                        result.map(|value| CreateOutcome { value, already_existed: true })
                     }
                     // Dying: the name is free. Its last closer's `remove_if` will not
                     // match the new object and leaves it alone.
@@ -123,14 +117,8 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
         if at.name.is_empty() || is_reserved(at.dir, at.name) {
             return Err(NameError::NotAnObject.into());
         }
-        match self
-            .entries
-            .get(&(at.dir, at.name) as &dyn KeyView)
-            .as_deref()
-        {
-            Some(Slot::Object(object)) => {
-                acquire(object).unwrap_or_else(|| Err(NameError::NotFound.into()))
-            }
+        match self.entries.get(&(at.dir, at.name) as &dyn KeyView).as_deref() {
+            Some(Slot::Object(object)) => acquire(object).unwrap_or_else(|| Err(NameError::NotFound.into())),
             Some(Slot::Dir(_) | Slot::Link(_)) => Err(NameError::NotAnObject.into()),
             None => Err(NameError::NotFound.into()),
         }

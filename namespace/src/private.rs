@@ -93,9 +93,7 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// the old directory id, now unreachable by resolution) until its own last handle
     /// closes and the engine removes it.
     pub fn remove_private_if(&self, boundary: &B, pred: impl FnOnce(&T) -> bool) -> bool {
-        self.privates
-            .remove_if(boundary, |_, (_, object)| pred(object))
-            .is_some()
+        self.privates.remove_if(boundary, |_, (_, object)| pred(object)).is_some()
     }
 
     /// A fresh private directory id.

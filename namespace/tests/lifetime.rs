@@ -17,10 +17,7 @@ fn start_dying(object: &Obj) {
 }
 
 fn at(name: &str) -> Resolved<'_> {
-    Resolved {
-        dir: DirId::GLOBAL,
-        name,
-    }
+    Resolved { dir: DirId::GLOBAL, name }
 }
 
 // SPEC: "`create_*` with a name that does not exist creates the object; `already_existed =
@@ -45,10 +42,7 @@ fn a_dying_object_is_replaced_by_create() {
     let old = create(&ns, 0, "m").unwrap().value;
     start_dying(&old);
     let new = create(&ns, 0, "m").unwrap();
-    assert!(
-        !new.already_existed,
-        "the dying object must not be reopened"
-    );
+    assert!(!new.already_existed, "the dying object must not be reopened");
     assert!(!common::same(&old, &new.value));
     assert_eq!(old.handles.load(Ordering::SeqCst), 0);
     // The namespace dropped its reference to the old object.
@@ -97,11 +91,7 @@ fn the_last_close_removes_the_name() {
     assert!(!close(&ns, at("m"), &b));
     assert!(close(&ns, at("m"), &b));
     assert_eq!(ns.entry_count(), baseline);
-    assert_eq!(
-        Arc::strong_count(&a),
-        2,
-        "only the test's two clones remain"
-    );
+    assert_eq!(Arc::strong_count(&a), 2, "only the test's two clones remain");
 }
 
 // SPEC §5: "A create that fails (limit, access) must not leave a published name behind."
@@ -110,18 +100,14 @@ fn a_failing_make_leaves_no_name() {
     let ns = Ns::new();
     let baseline = ns.entry_count();
     let fail = || Err::<(Obj, ()), _>(NameError::AccessDenied);
-    let err = ns
-        .create_or_open(at("m"), |_| Some(Ok(())), fail)
-        .unwrap_err();
+    let err = ns.create_or_open(at("m"), |_| Some(Ok(())), fail).unwrap_err();
     assert_eq!(err, NameError::AccessDenied);
     assert_eq!(ns.entry_count(), baseline);
 
     // Failing to replace a dying object removes the dying name too.
     let old = create(&ns, 0, "m").unwrap().value;
     start_dying(&old);
-    let err = ns
-        .create_or_open(at("m"), |_| None::<Result<(), _>>, fail)
-        .unwrap_err();
+    let err = ns.create_or_open(at("m"), |_| None::<Result<(), _>>, fail).unwrap_err();
     assert_eq!(err, NameError::AccessDenied);
     assert_eq!(ns.entry_count(), baseline);
     assert_eq!(Arc::strong_count(&old), 1);
@@ -160,24 +146,14 @@ fn directories_and_links_are_not_objects() {
         (DirId::GLOBAL, "Global"),
     ] {
         let at = Resolved { dir, name };
-        let err = ns
-            .create_or_open(at, acquire, || panic!("make must not run"))
-            .unwrap_err();
+        let err = ns.create_or_open(at, acquire, || panic!("make must not run")).unwrap_err();
         assert_eq!(err, NameError::NotAnObject, "{name}");
         assert_eq!(ns.open(at, acquire).unwrap_err(), NameError::NotAnObject);
         assert!(!ns.remove_if(at, |_| true));
     }
     // The skeleton holds no new objects.
-    let err = ns
-        .create_or_open(
-            Resolved {
-                dir: DirId::ROOT,
-                name: "x",
-            },
-            acquire,
-            make("mutex"),
-        )
-        .unwrap_err();
+    let err =
+        ns.create_or_open(Resolved { dir: DirId::ROOT, name: "x" }, acquire, make("mutex")).unwrap_err();
     assert_eq!(err, NameError::AccessDenied);
     assert_eq!(ns.entry_count(), baseline);
 }
@@ -187,26 +163,18 @@ fn directories_and_links_are_not_objects() {
 #[test]
 fn private_namespaces_are_found_by_boundary() {
     let ns = Ns::new();
-    let (dir, handle) = ns
-        .create_private("b".to_owned(), |_| unreachable!(), |_| make("namespace")())
-        .unwrap();
+    let (dir, handle) =
+        ns.create_private("b".to_owned(), |_| unreachable!(), |_| make("namespace")()).unwrap();
     assert!(dir.is_private());
     assert_eq!(dir.path(), None);
     let alive = |o: &Obj| o.handles.load(Ordering::SeqCst) != 0;
-    let err = ns
-        .create_private("b".to_owned(), alive, |_| make("namespace")())
-        .unwrap_err();
+    let err = ns.create_private("b".to_owned(), alive, |_| make("namespace")()).unwrap_err();
     assert_eq!(err.win32_code(), 183);
 
     let (opened_dir, opened) = ns.open_private(&"b".to_owned(), acquire).unwrap();
     assert_eq!(opened_dir, dir);
     assert!(common::same(&opened, &handle));
-    assert_eq!(
-        ns.open_private(&"c".to_owned(), acquire)
-            .unwrap_err()
-            .win32_code(),
-        2
-    );
+    assert_eq!(ns.open_private(&"c".to_owned(), acquire).unwrap_err().win32_code(), 2);
 
     // Objects inside are in the one table, under the private directory.
     let inside = Resolved { dir, name: "obj" };
@@ -220,29 +188,15 @@ fn private_namespaces_are_found_by_boundary() {
     }
     assert!(!ns.remove_private_if(&"b".to_owned(), |o| Arc::ptr_eq(o, &new_obj("x"))));
     assert!(ns.remove_private_if(&"b".to_owned(), |o| Arc::ptr_eq(o, &handle)));
-    assert_eq!(
-        ns.open_private(&"b".to_owned(), acquire).unwrap_err(),
-        NameError::NotFound
-    );
+    assert_eq!(ns.open_private(&"b".to_owned(), acquire).unwrap_err(), NameError::NotFound);
 
     // A new namespace with the same boundary is a new, empty directory; the old one's
     // objects live on until their own last close, but are not reachable through it.
-    let (new_dir, _new) = ns
-        .create_private("b".to_owned(), alive, |_| make("namespace")())
-        .unwrap();
+    let (new_dir, _new) = ns.create_private("b".to_owned(), alive, |_| make("namespace")()).unwrap();
     assert_ne!(new_dir, dir);
-    let through_new = Resolved {
-        dir: new_dir,
-        name: "obj",
-    };
-    assert_eq!(
-        ns.open(through_new, acquire).unwrap_err(),
-        NameError::NotFound
-    );
-    assert!(common::same(
-        &ns.open(inside, acquire).unwrap(),
-        &object.value
-    ));
+    let through_new = Resolved { dir: new_dir, name: "obj" };
+    assert_eq!(ns.open(through_new, acquire).unwrap_err(), NameError::NotFound);
+    assert!(common::same(&ns.open(inside, acquire).unwrap(), &object.value));
 }
 
 // A dying private namespace (last handle closed, not yet removed) is free for a new one,
@@ -251,17 +205,10 @@ fn private_namespaces_are_found_by_boundary() {
 fn a_dying_private_namespace_is_replaced() {
     let ns = Ns::new();
     let alive = |o: &Obj| o.handles.load(Ordering::SeqCst) != 0;
-    let (old_dir, old) = ns
-        .create_private("b".to_owned(), alive, |_| make("namespace")())
-        .unwrap();
+    let (old_dir, old) = ns.create_private("b".to_owned(), alive, |_| make("namespace")()).unwrap();
     start_dying(&old);
-    assert_eq!(
-        ns.open_private(&"b".to_owned(), acquire).unwrap_err(),
-        NameError::NotFound
-    );
-    let (new_dir, new) = ns
-        .create_private("b".to_owned(), alive, |_| make("namespace")())
-        .unwrap();
+    assert_eq!(ns.open_private(&"b".to_owned(), acquire).unwrap_err(), NameError::NotFound);
+    let (new_dir, new) = ns.create_private("b".to_owned(), alive, |_| make("namespace")()).unwrap();
     assert_ne!(old_dir, new_dir);
     assert!(!ns.remove_private_if(&"b".to_owned(), |o| Arc::ptr_eq(o, &old)));
     let (dir, opened) = ns.open_private(&"b".to_owned(), acquire).unwrap();
@@ -272,13 +219,8 @@ fn a_dying_private_namespace_is_replaced() {
     opened.handles.fetch_sub(1, Ordering::SeqCst);
     start_dying(&new);
     let err = ns
-        .create_private("b".to_owned(), alive, |_| {
-            Err::<(Obj, ()), _>(NameError::AccessDenied)
-        })
+        .create_private("b".to_owned(), alive, |_| Err::<(Obj, ()), _>(NameError::AccessDenied))
         .unwrap_err();
     assert_eq!(err, NameError::AccessDenied);
-    assert_eq!(
-        ns.open_private(&"b".to_owned(), acquire).unwrap_err(),
-        NameError::NotFound
-    );
+    assert_eq!(ns.open_private(&"b".to_owned(), acquire).unwrap_err(), NameError::NotFound);
 }

@@ -68,13 +68,8 @@ fn a_million_live_names() {
     let before = ALLOCATED.load(Ordering::SeqCst);
     let ns: Namespace<Object> = Namespace::new();
     for i in 0..NAMES {
-        let at = Resolved {
-            dir: DirId::GLOBAL,
-            name: name_of(i, &mut buffer),
-        };
-        let outcome = ns
-            .create_or_open(at, |_| None::<Result<(), NameError>>, || Ok((i, ())))
-            .unwrap();
+        let at = Resolved { dir: DirId::GLOBAL, name: name_of(i, &mut buffer) };
+        let outcome = ns.create_or_open(at, |_| None::<Result<(), NameError>>, || Ok((i, ()))).unwrap();
         assert!(!outcome.already_existed);
     }
     let after = ALLOCATED.load(Ordering::SeqCst);
@@ -94,16 +89,11 @@ fn a_million_live_names() {
         assert_eq!(found, Ok(i));
     }
     assert_eq!(
-        ns.open(ns.resolve(0, "object-x", |_| None).unwrap(), |&o| Some(Ok(
-            o
-        ))),
+        ns.open(ns.resolve(0, "object-x", |_| None).unwrap(), |&o| Some(Ok(o))),
         Err(NameError::NotFound)
     );
     assert!(ns.entry_count() >= NAMES);
-    assert!(
-        per_name < MAX_BYTES_PER_NAME as f64,
-        "{per_name:.1} bytes per name"
-    );
+    assert!(per_name < MAX_BYTES_PER_NAME as f64, "{per_name:.1} bytes per name");
 
     drop(ns);
     let leaked = ALLOCATED.load(Ordering::SeqCst).saturating_sub(before);

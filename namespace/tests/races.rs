@@ -16,10 +16,7 @@ use kobj_namespace::{DirId, NameError, Resolved};
 const THREADS: usize = 4;
 const ROUNDS: usize = 10_000;
 
-const AT: Resolved<'static> = Resolved {
-    dir: DirId::GLOBAL,
-    name: "race",
-};
+const AT: Resolved<'static> = Resolved { dir: DirId::GLOBAL, name: "race" };
 
 /// Every object made, to check at the end that none is leaked by the namespace.
 #[derive(Default)]
@@ -78,9 +75,7 @@ fn racing_creators_get_one_object() {
             s.spawn(|| {
                 for creators in &creators {
                     barrier.wait();
-                    let outcome = ns
-                        .create_or_open(AT, acquire, made.make(&previous))
-                        .unwrap();
+                    let outcome = ns.create_or_open(AT, acquire, made.make(&previous)).unwrap();
                     if !outcome.already_existed {
                         creators.fetch_add(1, Ordering::SeqCst);
                     }
@@ -113,9 +108,7 @@ fn free_running_creators_and_closers() {
         for _ in 0..THREADS {
             s.spawn(|| {
                 for _ in 0..ROUNDS {
-                    let outcome = ns
-                        .create_or_open(AT, acquire, made.make(&previous))
-                        .unwrap();
+                    let outcome = ns.create_or_open(AT, acquire, made.make(&previous)).unwrap();
                     if !outcome.already_existed {
                         creates.fetch_add(1, Ordering::SeqCst);
                     }
@@ -150,9 +143,7 @@ fn open_races_last_close() {
     thread::scope(|s| {
         s.spawn(|| {
             for round in 0..ROUNDS {
-                let outcome = ns
-                    .create_or_open(AT, acquire, made.make(&previous))
-                    .unwrap();
+                let outcome = ns.create_or_open(AT, acquire, made.make(&previous)).unwrap();
                 // Every other round, hold the handle a moment, so that openers find the
                 // object alive as often as they find it gone.
                 if round % 2 == 0 {
@@ -209,23 +200,13 @@ fn many_names_many_threads() {
                 let mut held = Vec::new();
                 for i in 0..2_000 {
                     // Half the names are shared by all threads, half are this thread's.
-                    let name = if i % 2 == 0 {
-                        format!("shared{i}")
-                    } else {
-                        format!("t{t}-{i}")
-                    };
-                    let at = Resolved {
-                        dir: DirId::GLOBAL,
-                        name: &name,
-                    };
+                    let name = if i % 2 == 0 { format!("shared{i}") } else { format!("t{t}-{i}") };
+                    let at = Resolved { dir: DirId::GLOBAL, name: &name };
                     let outcome = ns.create_or_open(at, acquire, make("mutex")).unwrap();
                     held.push((name, outcome.value));
                 }
                 for (name, object) in &held {
-                    let at = Resolved {
-                        dir: DirId::GLOBAL,
-                        name,
-                    };
+                    let at = Resolved { dir: DirId::GLOBAL, name };
                     close(ns, at, object);
                 }
             });

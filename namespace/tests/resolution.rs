@@ -23,23 +23,13 @@ fn resolve<'n>(ns: &Ns, session: u32, name: &'n str) -> Result<Resolved<'n>, Nam
 #[test]
 fn plain_and_local_names_live_in_the_callers_session() {
     let ns = ns_with_sessions(&[1, 2]);
-    for (session, dir) in [
-        (0, DirId::GLOBAL),
-        (1, DirId::session(1)),
-        (2, DirId::session(2)),
-    ] {
+    for (session, dir) in [(0, DirId::GLOBAL), (1, DirId::session(1)), (2, DirId::session(2))] {
         assert_eq!(resolve(&ns, session, "x"), Ok(Resolved { dir, name: "x" }));
-        assert_eq!(
-            resolve(&ns, session, "Local\\x"),
-            Ok(Resolved { dir, name: "x" })
-        );
+        assert_eq!(resolve(&ns, session, "Local\\x"), Ok(Resolved { dir, name: "x" }));
     }
     let made = create(&ns, 1, "x").unwrap();
     assert!(!made.already_existed);
-    assert!(common::same(
-        &open(&ns, 1, "Local\\x").unwrap(),
-        &made.value
-    ));
+    assert!(common::same(&open(&ns, 1, "Local\\x").unwrap(), &made.value));
     // Another session's plain name is another name.
     assert_eq!(open(&ns, 2, "x").unwrap_err(), NameError::NotFound);
     assert!(!create(&ns, 2, "x").unwrap().already_existed);
@@ -50,13 +40,7 @@ fn plain_and_local_names_live_in_the_callers_session() {
 fn global_goes_to_the_global_directory_from_every_session() {
     let ns = ns_with_sessions(&[1, 7]);
     for session in [0, 1, 7] {
-        assert_eq!(
-            resolve(&ns, session, "Global\\x"),
-            Ok(Resolved {
-                dir: DirId::GLOBAL,
-                name: "x"
-            })
-        );
+        assert_eq!(resolve(&ns, session, "Global\\x"), Ok(Resolved { dir: DirId::GLOBAL, name: "x" }));
     }
     let made = create(&ns, 1, "Global\\shared").unwrap();
     assert!(!made.already_existed);
@@ -70,22 +54,10 @@ fn global_goes_to_the_global_directory_from_every_session() {
 fn session_zero_local_is_global() {
     let ns = ns_with_sessions(&[3]);
     let made = create(&ns, 0, "zero").unwrap();
-    assert!(common::same(
-        &open(&ns, 0, "Global\\zero").unwrap(),
-        &made.value
-    ));
-    assert!(common::same(
-        &open(&ns, 0, "Local\\zero").unwrap(),
-        &made.value
-    ));
-    assert!(common::same(
-        &open(&ns, 3, "Global\\zero").unwrap(),
-        &made.value
-    ));
-    assert!(common::same(
-        &open(&ns, 3, "Session\\0\\zero").unwrap(),
-        &made.value
-    ));
+    assert!(common::same(&open(&ns, 0, "Global\\zero").unwrap(), &made.value));
+    assert!(common::same(&open(&ns, 0, "Local\\zero").unwrap(), &made.value));
+    assert!(common::same(&open(&ns, 3, "Global\\zero").unwrap(), &made.value));
+    assert!(common::same(&open(&ns, 3, "Session\\0\\zero").unwrap(), &made.value));
     assert_eq!(open(&ns, 3, "zero").unwrap_err(), NameError::NotFound);
 }
 
@@ -94,34 +66,13 @@ fn session_zero_local_is_global() {
 #[test]
 fn session_n_goes_to_that_sessions_directory() {
     let ns = ns_with_sessions(&[1, 2]);
-    assert_eq!(
-        resolve(&ns, 1, "Session\\2\\x"),
-        Ok(Resolved {
-            dir: DirId::session(2),
-            name: "x"
-        })
-    );
-    assert_eq!(
-        resolve(&ns, 2, "Session\\2\\x"),
-        Ok(Resolved {
-            dir: DirId::session(2),
-            name: "x"
-        })
-    );
+    assert_eq!(resolve(&ns, 1, "Session\\2\\x"), Ok(Resolved { dir: DirId::session(2), name: "x" }));
+    assert_eq!(resolve(&ns, 2, "Session\\2\\x"), Ok(Resolved { dir: DirId::session(2), name: "x" }));
     let made = create(&ns, 2, "mine").unwrap();
-    assert!(common::same(
-        &open(&ns, 1, "Session\\2\\mine").unwrap(),
-        &made.value
-    ));
-    assert!(common::same(
-        &open(&ns, 0, "Session\\2\\mine").unwrap(),
-        &made.value
-    ));
+    assert!(common::same(&open(&ns, 1, "Session\\2\\mine").unwrap(), &made.value));
+    assert!(common::same(&open(&ns, 0, "Session\\2\\mine").unwrap(), &made.value));
     // The session number is a name, matched exactly.
-    assert_eq!(
-        resolve(&ns, 1, "Session\\02\\x"),
-        Err(NameError::PathNotFound)
-    );
+    assert_eq!(resolve(&ns, 1, "Session\\02\\x"), Err(NameError::PathNotFound));
 }
 
 // SPEC: "`Session\<n>` leads to session n's directory (one that exists ...)" and "A
@@ -129,26 +80,14 @@ fn session_n_goes_to_that_sessions_directory() {
 #[test]
 fn a_missing_session_is_path_not_found() {
     let ns = ns_with_sessions(&[1]);
-    assert_eq!(
-        resolve(&ns, 1, "Session\\9\\x"),
-        Err(NameError::PathNotFound)
-    );
+    assert_eq!(resolve(&ns, 1, "Session\\9\\x"), Err(NameError::PathNotFound));
     assert_eq!(create(&ns, 0, "Session\\9\\x").unwrap_err().win32_code(), 3);
     ns.ensure_session(9);
-    assert_eq!(
-        resolve(&ns, 1, "Session\\9\\x"),
-        Ok(Resolved {
-            dir: DirId::session(9),
-            name: "x"
-        })
-    );
+    assert_eq!(resolve(&ns, 1, "Session\\9\\x"), Ok(Resolved { dir: DirId::session(9), name: "x" }));
     // `Session\8` itself, while session 8 does not exist, names nothing in
     // \Sessions\BNOLINKS: nothing to open, and no object may be created there.
     assert_eq!(open(&ns, 1, "Session\\8").unwrap_err(), NameError::NotFound);
-    assert_eq!(
-        create(&ns, 1, "Session\\8").unwrap_err(),
-        NameError::AccessDenied
-    );
+    assert_eq!(create(&ns, 1, "Session\\8").unwrap_err(), NameError::AccessDenied);
 }
 
 // SPEC: "A component that names no directory or link is `PATH_NOT_FOUND`".
@@ -156,19 +95,13 @@ fn a_missing_session_is_path_not_found() {
 fn a_component_naming_nothing_or_an_object_is_path_not_found() {
     let ns = ns_with_sessions(&[1]);
     assert_eq!(resolve(&ns, 1, "nosuch\\x"), Err(NameError::PathNotFound));
-    assert_eq!(
-        resolve(&ns, 1, "Global\\nosuch\\x"),
-        Err(NameError::PathNotFound)
-    );
+    assert_eq!(resolve(&ns, 1, "Global\\nosuch\\x"), Err(NameError::PathNotFound));
     assert_eq!(create(&ns, 1, "nosuch\\x").unwrap_err().win32_code(), 3);
     assert_eq!(open(&ns, 1, "nosuch\\x").unwrap_err().win32_code(), 3);
     // An object is not a directory.
     let _object = create(&ns, 1, "obj").unwrap();
     assert_eq!(resolve(&ns, 1, "obj\\x"), Err(NameError::PathNotFound));
-    assert_eq!(
-        create(&ns, 1, "obj\\x").unwrap_err(),
-        NameError::PathNotFound
-    );
+    assert_eq!(create(&ns, 1, "obj\\x").unwrap_err(), NameError::PathNotFound);
 }
 
 // SPEC: "an empty component (`Global\`, `a\\b`, a leading `\`) is `INVALID_NAME`".
@@ -188,16 +121,8 @@ fn an_empty_component_is_invalid_name() {
         // Checked before the path is walked: `nosuch` does not matter.
         "nosuch\\\\x",
     ] {
-        assert_eq!(
-            resolve(&ns, 1, name),
-            Err(NameError::InvalidName),
-            "{name:?}"
-        );
-        assert_eq!(
-            create(&ns, 1, name).unwrap_err().win32_code(),
-            123,
-            "{name:?}"
-        );
+        assert_eq!(resolve(&ns, 1, name), Err(NameError::InvalidName), "{name:?}");
+        assert_eq!(create(&ns, 1, name).unwrap_err().win32_code(), 123, "{name:?}");
     }
 }
 
@@ -235,9 +160,7 @@ fn names_are_limited_to_32767_utf16_units_prefix_included() {
 #[test]
 fn the_link_names_themselves_are_not_objects() {
     let ns = ns_with_sessions(&[1]);
-    for session in [
-        0, 1, 5, /* never ensured: the names are reserved all the same */
-    ] {
+    for session in [0, 1, 5 /* never ensured: the names are reserved all the same */] {
         for name in [
             "Global",
             "Local",
@@ -269,13 +192,7 @@ fn the_link_names_themselves_are_not_objects() {
 #[test]
 fn the_empty_name_is_the_directory_itself() {
     let ns = ns_with_sessions(&[1]);
-    assert_eq!(
-        resolve(&ns, 1, ""),
-        Ok(Resolved {
-            dir: DirId::session(1),
-            name: ""
-        })
-    );
+    assert_eq!(resolve(&ns, 1, ""), Ok(Resolved { dir: DirId::session(1), name: "" }));
     assert_eq!(open(&ns, 1, "").unwrap_err().win32_code(), 6);
     assert_eq!(create(&ns, 1, "").unwrap_err().win32_code(), 6);
 }
@@ -298,10 +215,7 @@ fn names_are_case_sensitive_counted_strings() {
     // Path components too: the links are `Global`, `Local`, `Session` exactly.
     assert_eq!(resolve(&ns, 0, "global\\x"), Err(NameError::PathNotFound));
     assert_eq!(resolve(&ns, 0, "LOCAL\\x"), Err(NameError::PathNotFound));
-    assert_eq!(
-        resolve(&ns, 0, "session\\0\\x"),
-        Err(NameError::PathNotFound)
-    );
+    assert_eq!(resolve(&ns, 0, "session\\0\\x"), Err(NameError::PathNotFound));
 }
 
 // SPEC: "All object types share one namespace: a name used by a mutex cannot name a
@@ -312,18 +226,10 @@ fn all_types_share_one_namespace() {
     let ns = ns_with_sessions(&[]);
     let mutex = create(&ns, 0, "JeffObj").unwrap();
     let at = ns.resolve(0, "JeffObj", |_| None).unwrap();
-    let err = ns
-        .create_or_open(
-            at,
-            common::acquire_kind("semaphore"),
-            common::make("semaphore"),
-        )
-        .unwrap_err();
+    let err =
+        ns.create_or_open(at, common::acquire_kind("semaphore"), common::make("semaphore")).unwrap_err();
     assert_eq!(err.win32_code(), 6);
-    assert!(common::same(
-        &open(&ns, 0, "JeffObj").unwrap(),
-        &mutex.value
-    ));
+    assert!(common::same(&open(&ns, 0, "JeffObj").unwrap(), &mutex.value));
 }
 
 // SPEC "Private namespaces": "While a process holds it, names `alias\name` resolve inside
@@ -331,34 +237,14 @@ fn all_types_share_one_namespace() {
 #[test]
 fn a_held_alias_resolves_inside_the_private_directory() {
     let ns = ns_with_sessions(&[1]);
-    let (dir, _object) = ns
-        .create_private(
-            "boundary".to_owned(),
-            |_| true,
-            |_| common::make("namespace")(),
-        )
-        .unwrap();
+    let (dir, _object) =
+        ns.create_private("boundary".to_owned(), |_| true, |_| common::make("namespace")()).unwrap();
     let holder = |alias: &str| (alias == "ns1").then_some(dir);
-    assert_eq!(
-        ns.resolve(1, "ns1\\obj", holder),
-        Ok(Resolved { dir, name: "obj" })
-    );
+    assert_eq!(ns.resolve(1, "ns1\\obj", holder), Ok(Resolved { dir, name: "obj" }));
     // Only the first component is an alias, and only when more follow.
-    assert_eq!(
-        ns.resolve(1, "ns1", holder),
-        Ok(Resolved {
-            dir: DirId::session(1),
-            name: "ns1"
-        })
-    );
-    assert_eq!(
-        ns.resolve(1, "Global\\ns1\\obj", holder),
-        Err(NameError::PathNotFound)
-    );
-    assert_eq!(
-        ns.resolve(1, "ns1\\a\\b", holder),
-        Err(NameError::PathNotFound)
-    );
+    assert_eq!(ns.resolve(1, "ns1", holder), Ok(Resolved { dir: DirId::session(1), name: "ns1" }));
+    assert_eq!(ns.resolve(1, "Global\\ns1\\obj", holder), Err(NameError::PathNotFound));
+    assert_eq!(ns.resolve(1, "ns1\\a\\b", holder), Err(NameError::PathNotFound));
     assert_eq!(ns.resolve(1, "ns1\\", holder), Err(NameError::InvalidName));
     // The alias is matched by the holder's callback, which sees exactly the component.
     let mut seen = Vec::new();
@@ -370,9 +256,7 @@ fn a_held_alias_resolves_inside_the_private_directory() {
 
     // An object in the private directory is not the same-named object of the session.
     let at = ns.resolve(1, "ns1\\obj", holder).unwrap();
-    let private = ns
-        .create_or_open(at, common::acquire_kind("mutex"), common::make("mutex"))
-        .unwrap();
+    let private = ns.create_or_open(at, common::acquire_kind("mutex"), common::make("mutex")).unwrap();
     assert!(!private.already_existed);
     let public = create(&ns, 1, "obj").unwrap();
     assert!(!public.already_existed);
@@ -384,13 +268,8 @@ fn a_held_alias_resolves_inside_the_private_directory() {
 #[test]
 fn an_alias_not_held_is_an_ordinary_path() {
     let ns = ns_with_sessions(&[1]);
-    let (_dir, _object) = ns
-        .create_private(
-            "boundary".to_owned(),
-            |_| true,
-            |_| common::make("namespace")(),
-        )
-        .unwrap();
+    let (_dir, _object) =
+        ns.create_private("boundary".to_owned(), |_| true, |_| common::make("namespace")()).unwrap();
     assert_eq!(resolve(&ns, 1, "ns1\\obj"), Err(NameError::PathNotFound));
     assert_eq!(create(&ns, 1, "ns1\\obj").unwrap_err().win32_code(), 3);
     assert_eq!(open(&ns, 1, "ns1\\obj").unwrap_err().win32_code(), 3);
@@ -412,10 +291,7 @@ fn the_layout_lists_as_the_tree() {
     );
     assert_eq!(
         names(DirId::SESSIONS),
-        [
-            ("1".to_owned(), EntryKind::Directory),
-            ("BNOLINKS".to_owned(), EntryKind::Directory),
-        ]
+        [("1".to_owned(), EntryKind::Directory), ("BNOLINKS".to_owned(), EntryKind::Directory),]
     );
     assert_eq!(
         names(DirId::BNOLINKS),
@@ -445,23 +321,11 @@ fn the_layout_lists_as_the_tree() {
 
     assert_eq!(ns.lookup_dir("\\"), Ok(DirId::ROOT));
     assert_eq!(ns.lookup_dir("\\BaseNamedObjects"), Ok(DirId::GLOBAL));
-    assert_eq!(
-        ns.lookup_dir("\\Sessions\\1\\BaseNamedObjects"),
-        Ok(DirId::session(1))
-    );
-    assert_eq!(
-        ns.lookup_dir("\\Sessions\\BNOLINKS\\1"),
-        Ok(DirId::session(1))
-    );
-    assert_eq!(
-        ns.lookup_dir("\\Sessions\\BNOLINKS\\1\\Global"),
-        Ok(DirId::GLOBAL)
-    );
+    assert_eq!(ns.lookup_dir("\\Sessions\\1\\BaseNamedObjects"), Ok(DirId::session(1)));
+    assert_eq!(ns.lookup_dir("\\Sessions\\BNOLINKS\\1"), Ok(DirId::session(1)));
+    assert_eq!(ns.lookup_dir("\\Sessions\\BNOLINKS\\1\\Global"), Ok(DirId::GLOBAL));
     assert_eq!(ns.lookup_dir("\\Sessions\\2"), Err(NameError::PathNotFound));
-    assert_eq!(
-        ns.lookup_dir("\\Sessions\\1\\BaseNamedObjects\\app"),
-        Err(NameError::PathNotFound)
-    );
+    assert_eq!(ns.lookup_dir("\\Sessions\\1\\BaseNamedObjects\\app"), Err(NameError::PathNotFound));
     assert_eq!(ns.lookup_dir("Sessions"), Err(NameError::InvalidName));
     assert_eq!(ns.lookup_dir("\\Sessions\\"), Err(NameError::InvalidName));
 }

@@ -88,12 +88,7 @@ impl ObjectHeader {
             }
             // Acquire pairs with the Release decrement of `release`, so whatever the
             // previous holders wrote is visible to the new one.
-            match self.pointers.compare_exchange_weak(
-                n,
-                n + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
+            match self.pointers.compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => return Some(ObjRef(NonNull::from(self))),
                 Err(now) => n = now,
             }
@@ -303,10 +298,7 @@ pub struct ObjectRef<P> {
 impl<P: Any> ObjectRef<P> {
     pub(crate) fn new(obj: ObjRef) -> Option<Self> {
         obj.body::<P>()?;
-        Some(ObjectRef {
-            obj,
-            _payload: PhantomData,
-        })
+        Some(ObjectRef { obj, _payload: PhantomData })
     }
 
     /// The untyped counted reference inside.
@@ -334,18 +326,12 @@ impl<P: Any> Deref for ObjectRef<P> {
 
 impl<P> Clone for ObjectRef<P> {
     fn clone(&self) -> Self {
-        ObjectRef {
-            obj: self.obj.clone(),
-            _payload: PhantomData,
-        }
+        ObjectRef { obj: self.obj.clone(), _payload: PhantomData }
     }
 }
 
 impl<P: Any + fmt::Debug> fmt::Debug for ObjectRef<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ObjectRef")
-            .field("type", &self.obj.ty().name)
-            .field("payload", &**self)
-            .finish()
+        f.debug_struct("ObjectRef").field("type", &self.obj.ty().name).field("payload", &**self).finish()
     }
 }

@@ -36,10 +36,7 @@ pub(crate) struct TypeInfo {
 
 impl TypeInfo {
     pub(crate) fn rights(&self) -> TypeRights {
-        TypeRights {
-            mapping: self.mapping,
-            valid: self.valid,
-        }
+        TypeRights { mapping: self.mapping, valid: self.valid }
     }
 
     /// The type's ALL_ACCESS: what the creator of a new object holds.
@@ -59,19 +56,13 @@ pub struct ObjectType<P> {
 
 impl<P> Clone for ObjectType<P> {
     fn clone(&self) -> Self {
-        ObjectType {
-            info: Arc::clone(&self.info),
-            _payload: PhantomData,
-        }
+        ObjectType { info: Arc::clone(&self.info), _payload: PhantomData }
     }
 }
 
 impl<P> fmt::Debug for ObjectType<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ObjectType")
-            .field("name", &self.info.name)
-            .field("valid", &self.info.valid)
-            .finish()
+        f.debug_struct("ObjectType").field("name", &self.info.name).field("valid", &self.info.valid).finish()
     }
 }
 
@@ -115,34 +106,17 @@ impl TypeRegistry {
         on_last_handle: Option<LastHandleHook>,
     ) -> Result<ObjectType<P>> {
         let storable = Access::from_bits_retain(STORABLE_ACCESS);
-        let parts = [
-            mapping.read,
-            mapping.write,
-            mapping.execute,
-            mapping.all,
-            valid,
-        ];
-        if name.is_empty()
-            || parts.iter().any(|m| !storable.contains(*m))
-            || !valid.contains(mapping.all)
-        {
+        let parts = [mapping.read, mapping.write, mapping.execute, mapping.all, valid];
+        if name.is_empty() || parts.iter().any(|m| !storable.contains(*m)) || !valid.contains(mapping.all) {
             return Err(Error::InvalidParameter);
         }
         let mut types = lock(&self.types);
         if types.iter().any(|t| t.name == name) {
             return Err(Error::AlreadyExists);
         }
-        let info = Arc::new(TypeInfo {
-            name: name.to_owned(),
-            mapping,
-            valid,
-            on_last_handle,
-        });
+        let info = Arc::new(TypeInfo { name: name.to_owned(), mapping, valid, on_last_handle });
         types.push(Arc::clone(&info));
-        Ok(ObjectType {
-            info,
-            _payload: PhantomData,
-        })
+        Ok(ObjectType { info, _payload: PhantomData })
     }
 
     /// The names of every registered type, in registration order.

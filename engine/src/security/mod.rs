@@ -103,10 +103,7 @@ impl SecurityAttributes {
     /// Attributes that only make the handle inheritable.
     #[must_use]
     pub fn inheritable() -> Self {
-        SecurityAttributes {
-            inherit_handle: true,
-            security_descriptor: None,
-        }
+        SecurityAttributes { inherit_handle: true, security_descriptor: None }
     }
 }
 
@@ -200,19 +197,12 @@ impl Token {
 
     /// The descriptor a new object gets: the one asked for, with the owner filled in,
     /// or the token's default DACL when none was given.
-    pub(crate) fn descriptor_for_new(
-        &self,
-        asked: Option<&SecurityDescriptor>,
-    ) -> SecurityDescriptor {
+    pub(crate) fn descriptor_for_new(&self, asked: Option<&SecurityDescriptor>) -> SecurityDescriptor {
         match asked {
-            Some(sd) => SecurityDescriptor {
-                owner: Some(sd.owner.unwrap_or(self.0.user)),
-                dacl: sd.dacl.clone(),
-            },
-            None => SecurityDescriptor {
-                owner: Some(self.0.user),
-                dacl: Some(self.0.default_dacl.clone()),
-            },
+            Some(sd) => {
+                SecurityDescriptor { owner: Some(sd.owner.unwrap_or(self.0.user)), dacl: sd.dacl.clone() }
+            }
+            None => SecurityDescriptor { owner: Some(self.0.user), dacl: Some(self.0.default_dacl.clone()) },
         }
     }
 }
@@ -290,16 +280,8 @@ pub(crate) fn access_check(
     let explicit = mapped.difference(Access::MAXIMUM_ALLOWED);
     let allowed = granted_by(sd, token, rights);
     if sd.dacl.is_none() {
-        let result = if maximum {
-            rights.valid
-        } else {
-            explicit & rights.valid
-        };
-        return if maximum || !explicit.is_empty() {
-            Ok(result)
-        } else {
-            Err(Error::AccessDenied)
-        };
+        let result = if maximum { rights.valid } else { explicit & rights.valid };
+        return if maximum || !explicit.is_empty() { Ok(result) } else { Err(Error::AccessDenied) };
     }
     if !allowed.contains(explicit) {
         return Err(Error::AccessDenied);
@@ -345,8 +327,7 @@ mod tests {
         // the four GENERIC_* bits opens alone; any other single bit is ACCESS_DENIED.
         let token = Token::default();
         let sd = default_sd(&token);
-        let opens: u32 =
-            0x1 | 0x10000 | 0x20000 | 0x40000 | 0x80000 | 0x100000 | 0x2000000 | 0xF000_0000;
+        let opens: u32 = 0x1 | 0x10000 | 0x20000 | 0x40000 | 0x80000 | 0x100000 | 0x2000000 | 0xF000_0000;
         for bit in 0..32 {
             let mask = 1u32 << bit;
             let r = access_check(&sd, &token, Access::from_bits_retain(mask), MUTEX);
@@ -369,10 +350,7 @@ mod tests {
             access_check(&sd, &token, Access::from_bits_retain(0x3), MUTEX),
             Ok(Access::from_bits_retain(0x1))
         );
-        assert_eq!(
-            access_check(&sd, &token, Access::empty(), MUTEX),
-            Err(Error::AccessDenied)
-        );
+        assert_eq!(access_check(&sd, &token, Access::empty(), MUTEX), Err(Error::AccessDenied));
     }
 
     #[test]
@@ -380,23 +358,14 @@ mod tests {
         // SPEC §3 "Security": an empty DACL grants nothing; the owner still gets
         // READ_CONTROL | WRITE_DAC.
         let token = Token::default();
-        let sd = SecurityDescriptor {
-            owner: Some(token.user()),
-            dacl: Some(vec![]),
-        };
+        let sd = SecurityDescriptor { owner: Some(token.user()), dacl: Some(vec![]) };
         assert_eq!(
             access_check(&sd, &token, Access::MAXIMUM_ALLOWED, MUTEX),
             Ok(Access::READ_CONTROL | Access::WRITE_DAC)
         );
-        assert_eq!(
-            access_check(&sd, &token, Access::SYNCHRONIZE, MUTEX),
-            Err(Error::AccessDenied)
-        );
+        assert_eq!(access_check(&sd, &token, Access::SYNCHRONIZE, MUTEX), Err(Error::AccessDenied));
         let other = Token::new(Sid::user(7));
-        assert_eq!(
-            access_check(&sd, &other, Access::READ_CONTROL, MUTEX),
-            Err(Error::AccessDenied)
-        );
+        assert_eq!(access_check(&sd, &other, Access::READ_CONTROL, MUTEX), Err(Error::AccessDenied));
     }
 
     #[test]
@@ -438,10 +407,7 @@ mod tests {
         let creator = Token::new(Sid::user(1));
         let sd = default_sd(&creator);
         let other = Token::new(Sid::user(2));
-        assert_eq!(
-            access_check(&sd, &other, Access::SYNCHRONIZE, MUTEX),
-            Err(Error::AccessDenied)
-        );
+        assert_eq!(access_check(&sd, &other, Access::SYNCHRONIZE, MUTEX), Err(Error::AccessDenied));
         let system = Token::new(Sid::SYSTEM);
         assert!(access_check(&sd, &system, Access::SYNCHRONIZE, MUTEX).is_ok());
         let member = Token::new(Sid::user(2)).with_group(Sid::user(1));

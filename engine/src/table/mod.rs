@@ -2,15 +2,21 @@
 //!
 //! # Layout
 //!
-//! A three-level radix of fixed pages, as NT's `ex/handle.c`: a top array sized for the
-//! handle limit, mid pages of leaf pointers and leaf pages of 16-byte [`Entry`]s. Pages
-//! are allocated on first use, published with one CAS and never move or shrink until the
-//! table itself is dropped, so growth copies nothing and a reader never waits for it.
-//! Every lookup costs the same three dependent loads, whatever the table's size.
+//! A radix of fixed pages that gains levels as it grows, as NT's `ex/handle.c`: leaf
+//! pages of 16-byte [`Entry`]s, mid pages of leaf pointers, and a top page of mid
+//! pointers sized for the handle limit. The root is one word, a page pointer tagged with
+//! the level count: a small table is a single 4 KiB leaf; growing past it publishes a
+//! new root page whose slot 0 is the old root, so the old pages stay where they are.
+//! Pages are allocated on first use, published with one CAS and never move or shrink
+//! until the table itself is dropped: growth copies nothing and a reader never waits
+//! for it. A lookup costs one to three dependent loads after the root, bounded whatever
+//! the table's size.
 //!
 //! ```text
 //! index = handle / 4 - 1
-//! | top: index >> (LEAF_BITS + MID_BITS) | mid: next MID_BITS | leaf: low LEAF_BITS |
+//! level 0: root -> leaf[index]                                    (256 entries)
+//! level 1: root -> mid[index >> 8] -> leaf[index & 255]           (256K entries)
+//! level 2: root -> top[index >> 18] -> mid[..] -> leaf[..]        (up to the limit)
 //!
 //! Entry (16 bytes):
 //!   object: usize  live: *const ObjectHeader    free: next free index + 1 (0 = end)
@@ -61,6 +67,8 @@ const MID_BITS: u32 = 1;
 const LEAF_LEN: usize = 1 << LEAF_BITS;
 const MID_LEN: usize = 1 << MID_BITS;
 const TOP_SHIFT: u32 = LEAF_BITS + MID_BITS;
+/// The root word's low bits hold the level count (pages are at least 8-aligned).
+const LEVEL_MASK: usize = 0b11;
 
 /// The largest handle limit a table supports (the Platform SDK figure).
 pub(crate) const MAX_LIMIT: usize = 1 << 30;
@@ -118,10 +126,7 @@ const _: () = assert!(std::mem::size_of::<Entry>() <= 16);
 
 impl Entry {
     fn new() -> Entry {
-        Entry {
-            object: AtomicUsize::new(0),
-            meta: AtomicU64::new(0),
-        }
+        Entry { object: AtomicUsize::new(0), meta: AtomicU64::new(0) }
     }
 
     /// Takes the entry out of LIVE if `pred` accepts its meta word; returns the handle
@@ -136,12 +141,7 @@ impl Entry {
             // Acquire pairs with the inserter's Release store of `meta`, making its
             // `object` store visible; Release orders our earlier reads before the slot
             // can be reused.
-            match self.meta.compare_exchange_weak(
-                meta,
-                retired(meta),
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
+            match self.meta.compare_exchange_weak(meta, retired(meta), Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => break,
                 Err(now) => meta = now,
             }
@@ -186,16 +186,19 @@ pub(crate) struct Snapshot<'g> {
 }
 
 type Leaf = [Entry];
-type Mid = [AtomicUsize];
+type Dir = [AtomicUsize];
 
 /// A per-process handle table.
 pub(crate) struct HandleTable {
-    /// Pointers to mid pages (`Box<[AtomicUsize]>` leaked), each holding pointers to
-    /// leaf pages (`Box<[Entry]>` leaked); 0 = not yet allocated.
-    top: Box<[AtomicUsize]>,
+    /// The root page with its level in the low bits (see the module docs); 0 = empty.
+    /// Leaf pages are leaked `Box<[Entry]>`s, mid and top pages leaked
+    /// `Box<[AtomicUsize]>`s whose slots hold child page pointers (0 = not allocated).
+    root: AtomicUsize,
+    /// The top page's length: enough mid pages to reach the limit.
+    top_len: usize,
     /// Treiber stack of free slots: low 32 bits index + 1 (0 = empty), high 32 a tag.
     /// The counters inserts and closes write sit on cache lines of their own, away from
-    /// the read-only `top` and `limit` every lookup reads.
+    /// the read-mostly `root` and `limit` every lookup reads.
     free: CachePadded<AtomicU64>,
     /// Slots `0..high_water` have been handed out at least once.
     high_water: CachePadded<AtomicUsize>,
@@ -211,9 +214,9 @@ pub(crate) struct HandleTable {
 impl HandleTable {
     pub(crate) fn new(limit: usize) -> HandleTable {
         let limit = limit.clamp(1, MAX_LIMIT);
-        let top_len = (limit - 1) / (LEAF_LEN * MID_LEN) + 1;
         HandleTable {
-            top: (0..top_len).map(|_| AtomicUsize::new(0)).collect(),
+            root: AtomicUsize::new(0),
+            top_len: (limit - 1) / (LEAF_LEN * MID_LEN) + 1,
             free: CachePadded::new(AtomicU64::new(0)),
             high_water: CachePadded::new(AtomicUsize::new(0)),
             count: CachePadded::new(AtomicUsize::new(0)),
@@ -239,38 +242,80 @@ impl HandleTable {
         if index >= self.limit {
             return None;
         }
-        // Acquire pairs with the Release CAS that published each page, so the page's
-        // initialised contents are visible.
-        let mid = self.top.get(index >> TOP_SHIFT)?.load(Ordering::Acquire) as *const AtomicUsize;
-        if mid.is_null() {
+        // Acquire pairs with the Release CAS that published the root (and, below, each
+        // page), so the page's initialised contents are visible.
+        let root = self.root.load(Ordering::Acquire);
+        let page = root & !LEVEL_MASK;
+        if page == 0 {
             return None;
         }
-        // SAFETY: a published mid page is a leaked Box<[AtomicUsize]> of MID_LEN that lives
-        // until the table drops (pages never move or shrink); `&self` outlives this use.
-        let slot = unsafe { &*mid.add((index >> LEAF_BITS) & (MID_LEN - 1)) };
-        let leaf = slot.load(Ordering::Acquire) as *const Entry;
-        if leaf.is_null() {
-            return None;
-        }
-        // SAFETY: as above, for a leaf page of LEAF_LEN entries.
+        let leaf = match root & LEVEL_MASK {
+            0 if index < LEAF_LEN => page,
+            1 if index < LEAF_LEN * MID_LEN => child(page, index >> LEAF_BITS)?,
+            2 if index >> TOP_SHIFT < self.top_len => {
+                let mid = child(page, index >> TOP_SHIFT)?;
+                child(mid, (index >> LEAF_BITS) & (MID_LEN - 1))?
+            }
+            _ => return None,
+        } as *const Entry;
+        // SAFETY: a published leaf page is a leaked Box<[Entry]> of LEAF_LEN entries that
+        // lives until the table drops (pages never move or shrink); `&self` outlives it.
         Some(unsafe { &*leaf.add(index & (LEAF_LEN - 1)) })
+    }
+
+    /// The root, grown until its level covers `index`.
+    fn root_covering(&self, index: usize) -> usize {
+        loop {
+            let root = self.root.load(Ordering::Acquire);
+            let page = root & !LEVEL_MASK;
+            let level = root & LEVEL_MASK;
+            let covered = match level {
+                0 => LEAF_LEN,
+                1 => LEAF_LEN * MID_LEN,
+                _ => usize::MAX,
+            };
+            if page != 0 && index < covered {
+                return root;
+            }
+            // A first leaf, or a new root page one level up whose slot 0 is the old root.
+            let (new, len) = if page == 0 {
+                (Box::into_raw(new_leaf()) as *mut Entry as usize, LEAF_LEN)
+            } else {
+                let len = if level == 0 { MID_LEN } else { self.top_len };
+                let parent = new_dir(len);
+                parent[0].store(page, Ordering::Relaxed);
+                (Box::into_raw(parent) as *mut AtomicUsize as usize | (level + 1), len)
+            };
+            // AcqRel: Release publishes the new page (and its slot 0); Acquire on failure
+            // sees the winner's root.
+            if self.root.compare_exchange(root, new, Ordering::AcqRel, Ordering::Acquire).is_err() {
+                let page = new & !LEVEL_MASK;
+                // SAFETY: the page was never published, so we own it alone; for a parent
+                // page this frees only the page, not the old root its slot 0 names.
+                unsafe {
+                    if page == new {
+                        drop(Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut Entry, len)));
+                    } else {
+                        drop(Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut AtomicUsize, len)));
+                    }
+                }
+            }
+        }
     }
 
     /// The entry at `index`, allocating its pages if needed.
     fn entry_or_alloc(&self, index: usize) -> &Entry {
-        let top = &self.top[index >> TOP_SHIFT];
-        let mid = publish_page(top, MID_LEN, || {
-            (0..MID_LEN)
-                .map(|_| AtomicUsize::new(0))
-                .collect::<Box<Mid>>()
-        });
-        // SAFETY: `publish_page` returned a published mid page, live until the table drops.
-        let slot =
-            unsafe { &*mid.add((index >> LEAF_BITS) & (MID_LEN - 1)) };
-        let leaf = publish_page(slot, LEAF_LEN, || {
-            (0..LEAF_LEN).map(|_| Entry::new()).collect::<Box<Leaf>>()
-        });
-        // SAFETY: as above, a published leaf page.
+        let root = self.root_covering(index);
+        let page = root & !LEVEL_MASK;
+        let leaf = match root & LEVEL_MASK {
+            0 => page as *const Entry,
+            1 => publish_child(page, index >> LEAF_BITS),
+            _ => {
+                let mid = publish_child::<AtomicUsize>(page, index >> TOP_SHIFT) as usize;
+                publish_child(mid, (index >> LEAF_BITS) & (MID_LEN - 1))
+            }
+        };
+        // SAFETY: as in `entry`, a published leaf page of LEAF_LEN entries.
         unsafe { &*leaf.add(index & (LEAF_LEN - 1)) }
     }
 
@@ -294,11 +339,7 @@ impl HandleTable {
                 // pin began; its destruction is deferred through the epoch until this
                 // guard is dropped, so it is valid for 'g.
                 let object = unsafe { &*object };
-                return Some(Snapshot {
-                    object,
-                    access: access_of(before),
-                    flags: flags_of(before),
-                });
+                return Some(Snapshot { object, access: access_of(before), flags: flags_of(before) });
             }
         }
     }
@@ -346,12 +387,7 @@ impl HandleTable {
     }
 
     /// Sets the flags in `mask` to their values in `flags`.
-    pub(crate) fn set_flags(
-        &self,
-        handle: Handle,
-        mask: HandleFlags,
-        flags: HandleFlags,
-    ) -> Result<()> {
+    pub(crate) fn set_flags(&self, handle: Handle, mask: HandleFlags, flags: HandleFlags) -> Result<()> {
         let index = handle.index().ok_or(Error::InvalidHandle)?;
         let entry = self.entry(index).ok_or(Error::InvalidHandle)?;
         let mut meta = entry.meta.load(Ordering::Acquire);
@@ -363,10 +399,7 @@ impl HandleTable {
             let new = (old - mask) | (flags & mask);
             let next = pack(meta >> GEN_SHIFT, access_of(meta), new) | (meta & WEAK);
             // Relaxed success: only flag bits change; the object pointer is untouched.
-            match entry
-                .meta
-                .compare_exchange_weak(meta, next, Ordering::Relaxed, Ordering::Acquire)
-            {
+            match entry.meta.compare_exchange_weak(meta, next, Ordering::Relaxed, Ordering::Acquire) {
                 Ok(_) => return Ok(()),
                 Err(now) => meta = now,
             }
@@ -394,11 +427,7 @@ impl HandleTable {
 
     /// Visits every live entry in index order under one pin (a listing; each entry is
     /// read consistently, the whole is not a snapshot).
-    pub(crate) fn for_each<'g>(
-        &self,
-        guard: &'g epoch::Guard,
-        mut f: impl FnMut(Handle, Snapshot<'g>),
-    ) {
+    pub(crate) fn for_each<'g>(&self, guard: &'g epoch::Guard, mut f: impl FnMut(Handle, Snapshot<'g>)) {
         let end = self.high_water.load(Ordering::Acquire);
         let mut index = 0;
         while index < end {
@@ -426,15 +455,10 @@ impl HandleTable {
         let entry = self.entry(index).expect("a retired slot's page exists");
         let mut head = self.free.load(Ordering::Relaxed);
         loop {
-            entry
-                .object
-                .store((head & 0xFFFF_FFFF) as usize, Ordering::Relaxed);
+            entry.object.store((head & 0xFFFF_FFFF) as usize, Ordering::Relaxed);
             let next = ((head >> 32).wrapping_add(1) << 32) | (index as u64 + 1);
             // Release: publishes the link store (and the slot's retirement) to the popper.
-            match self
-                .free
-                .compare_exchange_weak(head, next, Ordering::Release, Ordering::Relaxed)
-            {
+            match self.free.compare_exchange_weak(head, next, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(now) => head = now,
             }
@@ -452,14 +476,9 @@ impl HandleTable {
             let index = top - 1;
             // The slot may be popped and reused by another thread meanwhile; then this
             // read is stale, but the tag in `head` has moved and the CAS below fails.
-            let link = self
-                .entry(index)
-                .map_or(0, |e| e.object.load(Ordering::Relaxed)) as u64;
+            let link = self.entry(index).map_or(0, |e| e.object.load(Ordering::Relaxed)) as u64;
             let next = ((head >> 32).wrapping_add(1) << 32) | (link & 0xFFFF_FFFF);
-            match self
-                .free
-                .compare_exchange_weak(head, next, Ordering::Acquire, Ordering::Acquire)
-            {
+            match self.free.compare_exchange_weak(head, next, Ordering::Acquire, Ordering::Acquire) {
                 Ok(_) => return Some(index),
                 Err(now) => head = now,
             }
@@ -473,12 +492,7 @@ impl HandleTable {
                 return Err(Error::NoSystemResources);
             }
             // Release: `close_all` reads `high_water` with Acquire to bound its sweep.
-            match self.high_water.compare_exchange_weak(
-                n,
-                n + 1,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
+            match self.high_water.compare_exchange_weak(n, n + 1, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => return Ok(n),
                 Err(now) => n = now,
             }
@@ -486,21 +500,85 @@ impl HandleTable {
     }
 }
 
-/// Returns the page published in `slot`, publishing `make()` (of `len` items) if there
-/// is none.
-fn publish_page<T>(slot: &AtomicUsize, len: usize, make: impl FnOnce() -> Box<[T]>) -> *const T {
+fn new_leaf() -> Box<Leaf> {
+    (0..LEAF_LEN).map(|_| Entry::new()).collect()
+}
+
+fn new_dir(len: usize) -> Box<Dir> {
+    (0..len).map(|_| AtomicUsize::new(0)).collect()
+}
+
+/// The child page published in slot `i` of the directory page `dir`, if any.
+#[inline]
+fn child(dir: usize, i: usize) -> Option<usize> {
+    // SAFETY: `dir` is a published directory page (a leaked Box<[AtomicUsize]>) whose
+    // length the caller's index check respects; pages live until the table drops.
+    let slot = unsafe { &*(dir as *const AtomicUsize).add(i) };
+    // Acquire pairs with `publish_child`'s Release CAS: the page's contents are visible.
+    let page = slot.load(Ordering::Acquire);
+    (page != 0).then_some(page)
+}
+
+/// The child page in slot `i` of `dir`, publishing a new one (a leaf page if `T` is
+/// `Entry`, else a mid page) if there is none.
+fn publish_child<T: NewPage>(dir: usize, i: usize) -> *const T {
+    // SAFETY: as in `child`.
+    let slot = unsafe { &*(dir as *const AtomicUsize).add(i) };
     let current = slot.load(Ordering::Acquire);
     if current != 0 {
         return current as *const T;
     }
-    let page = Box::into_raw(make()) as *mut T as usize;
+    let page = Box::into_raw(T::new_page()) as *mut T as usize;
     // AcqRel: Release publishes the initialised page; Acquire on failure sees the winner's.
     match slot.compare_exchange(0, page, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => page as *const T,
         Err(winner) => {
             // SAFETY: our page was never published; we still own it alone.
-            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut T, len)) });
+            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut T, T::LEN)) });
             winner as *const T
+        }
+    }
+}
+
+/// The two kinds of page below the root: leaves and mid directories.
+trait NewPage: Sized {
+    const LEN: usize;
+    fn new_page() -> Box<[Self]>;
+}
+
+impl NewPage for Entry {
+    const LEN: usize = LEAF_LEN;
+    fn new_page() -> Box<[Entry]> {
+        new_leaf()
+    }
+}
+
+impl NewPage for AtomicUsize {
+    const LEN: usize = MID_LEN;
+    fn new_page() -> Box<[AtomicUsize]> {
+        new_dir(MID_LEN)
+    }
+}
+
+/// Frees a published page of `level` (0 = leaf) and everything below it.
+///
+/// # Safety
+/// `page` must be a published page of that level with `len` slots, unreachable by any
+/// other thread (the table is being dropped).
+unsafe fn free_page(page: usize, level: usize, len: usize) {
+    if level == 0 {
+        // SAFETY: per the contract, a leaked Box<[Entry]> of LEAF_LEN we now own.
+        drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut Entry, LEAF_LEN)) });
+        return;
+    }
+    // SAFETY: per the contract, a leaked Box<[AtomicUsize]> of `len` slots we now own.
+    let dir = unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut AtomicUsize, len)) };
+    for slot in dir.iter() {
+        let child = slot.load(Ordering::Relaxed);
+        if child != 0 {
+            // SAFETY: a published child one level down; below the root every directory
+            // is a mid page of MID_LEN slots.
+            unsafe { free_page(child, level - 1, MID_LEN) };
         }
     }
 }
@@ -510,22 +588,13 @@ impl Drop for HandleTable {
         // A table is dropped with its process object, after terminate's sweep; anything
         // still live here (a process that never ran) is released now.
         drop(self.close_all());
-        for top in self.top.iter() {
-            let mid = top.load(Ordering::Relaxed) as *mut AtomicUsize;
-            if mid.is_null() {
-                continue;
-            }
-            for i in 0..MID_LEN {
-                // SAFETY: `mid` is a published mid page of MID_LEN slots; we have &mut self.
-                let leaf = unsafe { &*mid.add(i) }.load(Ordering::Relaxed) as *mut Entry;
-                if !leaf.is_null() {
-                    // SAFETY: a published leaf page came from Box<[Entry]> of LEAF_LEN and
-                    // no reader can reach it any more (&mut self).
-                    drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(leaf, LEAF_LEN)) });
-                }
-            }
-            // SAFETY: as above, for the mid page.
-            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(mid, MID_LEN)) });
+        let root = self.root.load(Ordering::Relaxed);
+        let page = root & !LEVEL_MASK;
+        if page != 0 {
+            let level = root & LEVEL_MASK;
+            let len = if level == 2 { self.top_len } else { MID_LEN };
+            // SAFETY: the root page of its level; `&mut self` means no reader remains.
+            unsafe { free_page(page, level, len) };
         }
     }
 }
@@ -601,10 +670,8 @@ impl HandleTable {
             }
             None => {
                 let end = parent.high_water.load(Ordering::Acquire);
-                let pages: Vec<usize> = (0..end)
-                    .step_by(LEAF_LEN)
-                    .filter(|&base| parent.entry(base).is_some())
-                    .collect();
+                let pages: Vec<usize> =
+                    (0..end).step_by(LEAF_LEN).filter(|&base| parent.entry(base).is_some()).collect();
                 let copy_page = |&base: &usize| {
                     let guard = epoch::pin();
                     for index in base..(base + LEAF_LEN).min(end) {
@@ -637,12 +704,8 @@ impl HandleTable {
         };
         let entry = self.entry_or_alloc(index);
         self.count.fetch_add(1, Ordering::Relaxed);
-        entry
-            .object
-            .store(reference.into_raw() as usize, Ordering::Release);
-        entry
-            .meta
-            .store(pack(0, snapshot.access, snapshot.flags), Ordering::Release);
+        entry.object.store(reference.into_raw() as usize, Ordering::Release);
+        entry.meta.store(pack(0, snapshot.access, snapshot.flags), Ordering::Release);
         self.high_water.fetch_max(index + 1, Ordering::Release);
     }
 

@@ -27,11 +27,7 @@ pub type Ns = Namespace<Obj>;
 
 /// A new object of `kind` with one handle.
 pub fn new_obj(kind: &'static str) -> Obj {
-    Arc::new(FakeObj {
-        handles: AtomicUsize::new(1),
-        kind,
-        dead: AtomicBool::new(false),
-    })
+    Arc::new(FakeObj { handles: AtomicUsize::new(1), kind, dead: AtomicBool::new(false) })
 }
 
 /// Takes a handle if the object is alive (increment-if-not-zero); `None` if it is dying.
@@ -41,15 +37,9 @@ pub fn acquire(object: &Obj) -> Option<Result<Obj, NameError>> {
         if n == 0 {
             return None;
         }
-        match object
-            .handles
-            .compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed)
-        {
+        match object.handles.compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed) {
             Ok(_) => {
-                assert!(
-                    !object.dead.load(Ordering::SeqCst),
-                    "acquired a dead object"
-                );
+                assert!(!object.dead.load(Ordering::SeqCst), "acquired a dead object");
                 return Some(Ok(Arc::clone(object)));
             }
             Err(now) => n = now,
