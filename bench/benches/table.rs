@@ -17,8 +17,9 @@
 //!   table (`Arc::new` + insert + remove), sharded-slab, and the `Vec` floor (1 thread).
 //!
 //! Every figure is criterion's time per iteration from [`spawn_and_measure`]: the wall
-//! time of the slowest thread divided by the operations each thread did, i.e. the time of
-//! one operation while N threads each do the same.
+//! time from the first thread's start to the last thread's end, divided by the
+//! operations each thread did, i.e. the time of one operation while N threads each do
+//! the same. With 4 threads on a 2-core machine it is expected to double.
 //!
 //! Run `cargo bench -p kobj-bench` (a few minutes) or `cargo bench -p kobj-bench --
 //! --test` (each benchmark once, a smoke).

@@ -16,7 +16,7 @@
 //! access is ACCESS_DENIED): see [`check`].
 //!
 //! [`spawn_and_measure`] runs one routine on N threads at once for criterion's
-//! `iter_custom`.
+//! `iter_custom` and returns the wall time they took together.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Barrier, RwLock};
@@ -245,18 +245,21 @@ impl VecTable {
     }
 }
 
-/// Runs `routine` on `threads` threads at once and returns the wall time of the
-/// slowest one: the figure to hand back from criterion's `iter_custom`.
+/// Runs `routine` on `threads` threads at once and returns the wall time they took
+/// together: the figure to hand back from criterion's `iter_custom`.
 ///
-/// Each thread is spawned (scoped, so `routine` may borrow), waits on a
-/// [`Barrier`] until all are ready, then times its own call `routine(thread, iters)`,
-/// in which it does `iters` operations. Thread start-up and the barrier are outside the
-/// timed region. The result is the longest of the per-thread times, so criterion's
-/// "time per iteration" reads as *the time one operation takes while `threads` threads
-/// each do the same*: with perfect scaling it stays flat as threads are added (on a
-/// machine with at least that many cores); aggregate throughput is `threads` divided by
-/// it. With more threads than cores the threads time-share and the figure grows
-/// accordingly.
+/// Each thread is spawned (scoped, so `routine` may borrow), waits on a [`Barrier`]
+/// until all are ready, then runs `routine(thread, iters)`, in which it does `iters`
+/// operations, noting the instants just before and just after. The result is the span
+/// from the earliest start to the latest end, so thread start-up and the barrier are
+/// outside it, and a thread that only got a core after another had finished (more
+/// threads than cores) still counts the time it waited. With one thread it is simply
+/// that thread's time.
+///
+/// Criterion's "time per iteration" therefore reads as *the wall time for one operation
+/// while `threads` threads each do the same*: with perfect scaling it stays flat as
+/// threads are added (up to the number of cores); aggregate throughput is `threads`
+/// divided by it. With more threads than cores it grows at least in proportion.
 ///
 /// `routine` should `black_box` what it computes. A first call on a fresh thread pays
 /// any per-thread registration (crossbeam-epoch's thread record, sharded-slab's thread
@@ -269,23 +272,25 @@ where
     let barrier = Barrier::new(threads);
     let routine = &routine;
     let barrier = &barrier;
-    std::thread::scope(|s| {
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 s.spawn(move || {
                     barrier.wait();
                     let start = Instant::now();
                     routine(t, iters);
-                    start.elapsed()
+                    (start, Instant::now())
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .max()
-            .unwrap_or_default()
-    })
+        workers.into_iter().map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    });
+    let first = spans.iter().map(|&(start, _)| start).min();
+    let last = spans.iter().map(|&(_, end)| end).max();
+    match (first, last) {
+        (Some(first), Some(last)) => last.saturating_duration_since(first),
+        _ => Duration::ZERO,
+    }
 }
 
 #[cfg(test)]
