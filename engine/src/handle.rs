@@ -43,6 +43,7 @@ impl Handle {
 
     /// The table index this value names, if it can name one: pseudo-handles are
     /// checked before the low bits are masked (-1 masked would be -4).
+    #[inline]
     pub(crate) const fn index(self) -> Option<usize> {
         if self.is_pseudo() {
             return None;

@@ -84,6 +84,7 @@ impl fmt::Debug for ProcessObject {
 }
 
 impl ProcessObject {
+    #[inline]
     pub(crate) fn is_terminated(&self) -> bool {
         self.terminated.load(Ordering::Acquire)
     }
@@ -202,6 +203,7 @@ impl Process {
         Some(Process { object, inner })
     }
 
+    #[inline]
     pub(crate) fn inner(&self) -> &ProcessObject {
         // SAFETY: `inner` points at the payload of the block `self.object` holds a
         // reference to; payloads never move.
@@ -212,12 +214,13 @@ impl Process {
         self.object.kernel()
     }
 
+    #[inline]
     pub(crate) fn header(&self) -> &ObjectHeader {
         &self.object
     }
 
     /// ACCESS_DENIED for calls made as a terminated process.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn alive(&self) -> Result<&ProcessObject> {
         let inner = self.inner();
         if inner.is_terminated() {
@@ -442,7 +445,7 @@ impl Process {
     ) -> Result<R> {
         let guard = epoch::pin();
         let object = self.lookup(h, ty.info_ptr(), access, &guard)?;
-        object.body::<P>().map(f).ok_or(Error::InvalidHandle)
+        object.body_of(ty).map(f).ok_or(Error::InvalidHandle)
     }
 
     /// A counted reference to a handle's object that outlives any pin
@@ -671,7 +674,7 @@ impl Pinned<'_> {
     #[inline]
     pub fn get<P: Any>(&self, ty: &ObjectType<P>, h: Handle, access: Access) -> Result<&P> {
         let object = self.process.lookup(h, ty.info_ptr(), access, &self.guard)?;
-        object.body::<P>().ok_or(Error::InvalidHandle)
+        object.body_of(ty).ok_or(Error::InvalidHandle)
     }
 
     /// The access a handle holds and its attributes.

@@ -73,6 +73,23 @@ impl ObjectHeader {
         self.body.downcast_ref::<P>()
     }
 
+    /// The payload of an object of type `ty`, found by the type-pointer compare alone
+    /// (the hot path's check: no `Any` downcast after it).
+    #[inline]
+    pub(crate) fn body_of<P: Any>(&self, ty: &types::ObjectType<P>) -> Option<&P> {
+        if !self.is_type(ty.info_ptr()) {
+            return None;
+        }
+        let body: *const (dyn Any + Send + Sync) = &*self.body;
+        debug_assert!(self.body.is::<P>());
+        // SAFETY: `ObjectType<P>` is made only by `TypeRegistry::register::<P>`, with a
+        // fresh `TypeInfo` allocation, and `allocate` pairs a `ty` with a payload of its
+        // `P`. Both `TypeInfo`s compared are alive (the kernel's registry keeps this
+        // header's; `ty` holds its own), so equal addresses are one registration and the
+        // payload is a `P`.
+        Some(unsafe { &*body.cast::<P>() })
+    }
+
     /// The number of open handles.
     pub(crate) fn handle_count(&self) -> usize {
         self.handles.load(Ordering::Relaxed)
