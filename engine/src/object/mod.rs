@@ -19,7 +19,7 @@
 
 pub(crate) mod types;
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
@@ -40,13 +40,39 @@ pub(crate) struct ObjectHeader {
     pub(crate) security: SecurityDescriptor,
     /// Where the object is named, if it is.
     pub(crate) name: Option<crate::names::NameKey>,
-    body: Box<dyn Any + Send + Sync>,
+    /// The payload's type, for checked downcasts.
+    payload_type: TypeId,
+    /// The payload, inside this same block (an [`ObjectBlock`]): a pointer derived from
+    /// the block's allocation, so it may reach past the header.
+    body: NonNull<()>,
+    /// Frees the whole block (`ObjectBlock<P>` for the payload type `P`).
+    free: unsafe fn(NonNull<ObjectHeader>),
 }
 
-// SAFETY: every field but `ty` is Send + Sync; `ty` points at an immutable `TypeInfo`
-// owned by the kernel's registry, which `kernel` keeps alive for the header's lifetime.
+/// One object: header and payload in a single allocation. `repr(C)` puts the header
+/// first, so a pointer to the block is a pointer to its header.
+#[repr(C)]
+struct ObjectBlock<P> {
+    header: ObjectHeader,
+    body: P,
+}
+
+/// Frees a block whose payload is a `P`.
+///
+/// # Safety
+/// `header` must come from `allocate::<P>` (a leaked `Box<ObjectBlock<P>>`), and nothing
+/// may use the block afterwards.
+unsafe fn free_block<P>(header: NonNull<ObjectHeader>) {
+    // SAFETY: per the contract, the pointer is the block's own, with its provenance.
+    drop(unsafe { Box::from_raw(header.as_ptr().cast::<ObjectBlock<P>>()) });
+}
+
+// SAFETY: every field but `ty` and `body` is Send + Sync; `ty` points at an immutable
+// `TypeInfo` owned by the kernel's registry, which `kernel` keeps alive for the header's
+// lifetime; `body` points at this block's payload, which `allocate` requires to be
+// Send + Sync.
 unsafe impl Send for ObjectHeader {}
-// SAFETY: as for Send: shared access only reads `*ty`, which is immutable.
+// SAFETY: as for Send: shared access reads `*ty` (immutable) and `&P` (P: Sync).
 unsafe impl Sync for ObjectHeader {}
 
 impl ObjectHeader {
@@ -70,7 +96,8 @@ impl ObjectHeader {
     /// The payload, if it is a `P`.
     #[inline]
     pub(crate) fn body<P: Any>(&self) -> Option<&P> {
-        self.body.downcast_ref::<P>()
+        // SAFETY: `body` points at the block's payload, whose type `payload_type` records.
+        (self.payload_type == TypeId::of::<P>()).then(|| unsafe { self.body.cast::<P>().as_ref() })
     }
 
     /// The payload of an object of type `ty`, found by the type-pointer compare alone
@@ -80,14 +107,13 @@ impl ObjectHeader {
         if !self.is_type(ty.info_ptr()) {
             return None;
         }
-        let body: *const (dyn Any + Send + Sync) = &*self.body;
-        debug_assert!(self.body.is::<P>());
+        debug_assert!(self.payload_type == TypeId::of::<P>());
         // SAFETY: `ObjectType<P>` is made only by `TypeRegistry::register::<P>`, with a
         // fresh `TypeInfo` allocation, and `allocate` pairs a `ty` with a payload of its
         // `P`. Both `TypeInfo`s compared are alive (the kernel's registry keeps this
         // header's; `ty` holds its own), so equal addresses are one registration and the
-        // payload is a `P`.
-        Some(unsafe { &*body.cast::<P>() })
+        // payload at `body` is a `P`.
+        Some(unsafe { self.body.cast::<P>().as_ref() })
     }
 
     /// The number of open handles.
@@ -122,17 +148,28 @@ pub(crate) fn allocate<P: Any + Send + Sync>(
     name: Option<crate::names::NameKey>,
     body: P,
 ) -> HandleRef {
-    let header = Box::new(ObjectHeader {
-        handles: AtomicUsize::new(1),
-        pointers: AtomicUsize::new(1),
-        ty: NonNull::from(&*ty.info),
-        kernel: Arc::clone(kernel),
-        security,
-        name,
-        body: Box::new(body),
-    });
+    let block = Box::into_raw(Box::new(ObjectBlock {
+        header: ObjectHeader {
+            handles: AtomicUsize::new(1),
+            pointers: AtomicUsize::new(1),
+            ty: NonNull::from(&*ty.info),
+            kernel: Arc::clone(kernel),
+            security,
+            name,
+            payload_type: TypeId::of::<P>(),
+            body: NonNull::dangling(),
+            free: free_block::<P>,
+        },
+        body,
+    }));
+    // SAFETY: `block` is a fresh allocation nobody else can see yet; the payload pointer
+    // is derived from it, so it keeps the block's provenance.
+    unsafe {
+        (*block).header.body = NonNull::new_unchecked(std::ptr::addr_of_mut!((*block).body).cast());
+    }
     kernel.objects_created();
-    HandleRef(ObjRef(NonNull::from(Box::leak(header))))
+    // SAFETY: `block` is non-null (Box) and its header is its first field (`repr(C)`).
+    HandleRef(ObjRef(unsafe { NonNull::new_unchecked(block.cast::<ObjectHeader>()) }))
 }
 
 /// A counted pointer reference to an object (the engine's internal form).
@@ -222,13 +259,14 @@ fn destroy(ptr: NonNull<ObjectHeader>) {
     let header = unsafe { ptr.as_ref() };
     header.kernel.objects_destroyed();
     let raw = ptr.as_ptr() as usize;
+    let free = header.free;
     let guard = epoch::pin();
-    // SAFETY: the block came from Box::leak in `allocate`. A thread that read this
-    // pointer out of a table entry did so while pinned and while the entry still held a
-    // reference, i.e. before this point; epoch defers the free until every such pin is
-    // over, so no reader touches freed memory.
+    // SAFETY: the block came from `allocate` and `free` is its own freeing function. A
+    // thread that read this pointer out of a table entry did so while pinned and while
+    // the entry still held a reference, i.e. before this point; epoch defers the free
+    // until every such pin is over, so no reader touches freed memory.
     unsafe {
-        guard.defer_unchecked(move || drop(Box::from_raw(raw as *mut ObjectHeader)));
+        guard.defer_unchecked(move || free(NonNull::new_unchecked(raw as *mut ObjectHeader)));
     }
 }
 
