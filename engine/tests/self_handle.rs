@@ -5,23 +5,16 @@
 //! itself (`DuplicateHandle(GetCurrentProcess(), GetCurrentProcess(), GetCurrentProcess())`,
 //! a common Win32 idiom) does not count, or such a process would never end.
 
+mod common;
+
+use common::dup_same;
 use kobj::{Access, DuplicateOptions, Handle, Kernel, ProcessOptions};
 
 #[test]
 fn self_handle_does_not_keep_a_dropped_process_alive() {
     let kernel = Kernel::new();
     let p = kernel.create_process(ProcessOptions::default()).unwrap();
-    let own = p
-        .duplicate_handle(
-            Handle::CURRENT_PROCESS,
-            Handle::CURRENT_PROCESS,
-            Some(Handle::CURRENT_PROCESS),
-            Access::empty(),
-            false,
-            DuplicateOptions::SAME_ACCESS,
-        )
-        .unwrap()
-        .unwrap();
+    let own = dup_same(&p, Handle::CURRENT_PROCESS);
     let _event = p.create_event(None, false, false, None).unwrap();
     // The self handle works like any process handle.
     assert!(p.compare_object_handles(own, Handle::CURRENT_PROCESS).unwrap());
@@ -37,17 +30,7 @@ fn self_handle_moved_out_with_close_source_stays_usable() {
     let kernel = Kernel::new();
     let a = kernel.create_process(ProcessOptions::default()).unwrap();
     let b = a.create_process(false, ProcessOptions::default()).unwrap();
-    let own = a
-        .duplicate_handle(
-            Handle::CURRENT_PROCESS,
-            Handle::CURRENT_PROCESS,
-            Some(Handle::CURRENT_PROCESS),
-            Access::empty(),
-            false,
-            DuplicateOptions::SAME_ACCESS,
-        )
-        .unwrap()
-        .unwrap();
+    let own = dup_same(&a, Handle::CURRENT_PROCESS);
     let in_b = a
         .duplicate_handle(
             Handle::CURRENT_PROCESS,
