@@ -288,7 +288,7 @@ impl Process {
     pub fn read_file(&self, h: Handle, buf: &mut [u8]) -> Result<usize> {
         let f = self.reference_object(&self.kernel().builtin.file, h, Access::FILE_READ_DATA)?;
         let mut host = lock(&f.host);
-        host.read(buf).map_err(|e| Error::from_io(&e))
+        read_full(&mut *host, buf)
     }
 
     /// `WriteFile`: writes at the file object's pointer and moves it. Needs
@@ -308,7 +308,8 @@ impl Process {
         };
         let f = object.body::<File>().ok_or(Error::InvalidHandle)?;
         let mut host = lock(&f.host);
-        host.write(buf).map_err(|e| Error::from_io(&e))
+        host.write_all(buf).map_err(|e| Error::from_io(&e))?;
+        Ok(buf.len())
     }
 
     /// `SetFilePointerEx`: moves the file object's pointer; a position before the start
@@ -326,4 +327,19 @@ impl Process {
         let target = target.ok_or(Error::NegativeSeek)?;
         host.seek(SeekFrom::Start(target)).map_err(|e| Error::from_io(&e))
     }
+}
+
+/// Reads until `buf` is full or the file ends: `ReadFile` on a disk file returns fewer
+/// bytes than asked only at end of file, while a host `read` may stop short anywhere.
+fn read_full(host: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match host.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::from_io(&e)),
+        }
+    }
+    Ok(filled)
 }
