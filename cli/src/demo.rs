@@ -2,7 +2,10 @@
 
 use std::io::Write;
 
-use kobj::{Access, DuplicateOptions, Handle, Kernel, Process, ProcessOptions, SecurityAttributes};
+use kobj::{
+    Access, DuplicateOptions, EntryKind, Handle, HandleFlags, Kernel, Process, ProcessOptions,
+    SecurityAttributes,
+};
 
 /// Errors the demo reports: an engine call that failed, or a broken output stream.
 pub type DemoError = Box<dyn std::error::Error>;
@@ -17,11 +20,21 @@ pub fn print_table(out: &mut dyn Write, label: &str, p: &Process) -> std::io::Re
             format!("{:#x}", row.handle.raw()),
             row.type_name,
             row.access.bits(),
-            format!("{:?}", row.flags),
+            flag_names(row.flags),
             row.object_handles
         )?;
     }
     Ok(())
+}
+
+/// Handle attributes as `INHERIT|PROTECT_FROM_CLOSE`, or `-` for none.
+fn flag_names(flags: HandleFlags) -> String {
+    let names: Vec<&str> = flags.iter_names().map(|(name, _)| name).collect();
+    if names.is_empty() {
+        "-".to_owned()
+    } else {
+        names.join("|")
+    }
 }
 
 /// Runs every scenario, writing a narrated trace to `out`.
@@ -129,6 +142,15 @@ fn named(out: &mut dyn Write, kernel: &Kernel) -> Result<(), DemoError> {
     )?;
     print_table(out, "A", &a)?;
     print_table(out, "B", &b)?;
+    writeln!(out, "  \\BaseNamedObjects:")?;
+    for (name, kind) in kernel.list_directory("\\BaseNamedObjects")? {
+        let kind = match kind {
+            EntryKind::Object(ty) => ty,
+            EntryKind::Directory => "Directory".to_owned(),
+            EntryKind::Link(target) => format!("link -> {target}"),
+        };
+        writeln!(out, "    {name:<12} {kind}")?;
+    }
     a.terminate(0)?;
     b.terminate(0)?;
     let again = kernel.create_process(ProcessOptions::default())?;
