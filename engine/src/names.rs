@@ -17,7 +17,7 @@ use crate::handle::Handle;
 use crate::object::types::{ObjectType, TypeInfo};
 use crate::object::{self, HandleRef, ObjRef, ObjectHeader};
 use crate::process::{Process, ProcessObject};
-use crate::security::{self, Privilege, SecurityDescriptor, Sid, Token};
+use crate::security::{self, ObjectSecurity, Privilege, Sid, Token};
 use crate::sync::{epoch, lock, AtomicBool, Mutex, Ordering};
 
 pub use kobj_namespace::EntryKind;
@@ -204,7 +204,7 @@ impl Names {
         &self,
         process: &Process,
         ty: &ObjectType<P>,
-        security: SecurityDescriptor,
+        security: ObjectSecurity,
         name: &str,
         make: impl FnOnce() -> Result<P>,
     ) -> Result<(HandleRef, Access, bool)> {

@@ -26,7 +26,7 @@ use std::ops::Deref;
 use std::ptr::NonNull;
 
 use crate::kernel::KernelShared;
-use crate::security::SecurityDescriptor;
+use crate::security::ObjectSecurity;
 use crate::sync::{epoch, Arc, AtomicUsize, Ordering};
 use types::TypeInfo;
 
@@ -37,7 +37,7 @@ pub(crate) struct ObjectHeader {
     /// The type. Registered types live as long as the kernel, which `kernel` keeps alive.
     ty: NonNull<TypeInfo>,
     kernel: Arc<KernelShared>,
-    pub(crate) security: SecurityDescriptor,
+    pub(crate) security: ObjectSecurity,
     /// Where the object is named, if it is.
     pub(crate) name: Option<crate::names::NameKey>,
     /// The payload's type, for checked downcasts.
@@ -144,7 +144,7 @@ impl ObjectHeader {
 pub(crate) fn allocate<P: Any + Send + Sync>(
     kernel: &Arc<KernelShared>,
     ty: &types::ObjectType<P>,
-    security: SecurityDescriptor,
+    security: ObjectSecurity,
     name: Option<crate::names::NameKey>,
     body: P,
 ) -> HandleRef {

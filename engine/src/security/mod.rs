@@ -8,6 +8,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::access::{Access, GenericMapping};
 use crate::error::{Error, Result};
 
@@ -87,6 +89,21 @@ pub struct SecurityDescriptor {
     pub owner: Option<Sid>,
     /// The discretionary ACL.
     pub dacl: Option<Vec<Ace>>,
+}
+
+/// An object's security as its header stores it: owner and DACL, with a short DACL kept
+/// inline (a token's default DACL has two ACEs), so creating an object allocates nothing
+/// for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ObjectSecurity {
+    pub(crate) owner: Option<Sid>,
+    pub(crate) dacl: Option<SmallVec<[Ace; 2]>>,
+}
+
+impl From<&SecurityDescriptor> for ObjectSecurity {
+    fn from(sd: &SecurityDescriptor) -> Self {
+        ObjectSecurity { owner: sd.owner, dacl: sd.dacl.as_deref().map(SmallVec::from_slice) }
+    }
 }
 
 /// `SECURITY_ATTRIBUTES`: whether the new handle is inheritable, and the new object's
@@ -197,12 +214,18 @@ impl Token {
 
     /// The descriptor a new object gets: the one asked for, with the owner filled in,
     /// or the token's default DACL when none was given.
-    pub(crate) fn descriptor_for_new(&self, asked: Option<&SecurityDescriptor>) -> SecurityDescriptor {
+    pub(crate) fn descriptor_for_new(&self, asked: Option<&SecurityDescriptor>) -> ObjectSecurity {
         match asked {
             Some(sd) => {
-                SecurityDescriptor { owner: Some(sd.owner.unwrap_or(self.0.user)), dacl: sd.dacl.clone() }
+                ObjectSecurity {
+                    owner: Some(sd.owner.unwrap_or(self.0.user)),
+                    dacl: sd.dacl.as_deref().map(SmallVec::from_slice),
+                }
             }
-            None => SecurityDescriptor { owner: Some(self.0.user), dacl: Some(self.0.default_dacl.clone()) },
+            None => ObjectSecurity {
+                owner: Some(self.0.user),
+                dacl: Some(SmallVec::from_slice(&self.0.default_dacl)),
+            },
         }
     }
 }
@@ -236,7 +259,7 @@ pub(crate) struct TypeRights {
 
 /// The rights `sd` grants `token` (`SeAccessCheck` with MAXIMUM_ALLOWED), limited to
 /// the type's valid mask.
-fn granted_by(sd: &SecurityDescriptor, token: &Token, rights: TypeRights) -> Access {
+fn granted_by(sd: &ObjectSecurity, token: &Token, rights: TypeRights) -> Access {
     let Some(dacl) = &sd.dacl else {
         return rights.valid;
     };
@@ -267,7 +290,7 @@ fn granted_by(sd: &SecurityDescriptor, token: &Token, rights: TypeRights) -> Acc
 /// granted too); a NULL DACL grants the request, of which the handle keeps the valid
 /// bits; an access of zero grants nothing and is ACCESS_DENIED.
 pub(crate) fn access_check(
-    sd: &SecurityDescriptor,
+    sd: &ObjectSecurity,
     token: &Token,
     desired: Access,
     rights: TypeRights,
@@ -298,7 +321,7 @@ pub(crate) fn access_check(
 /// to the valid bits. Granted when the source already holds it, or when the object's
 /// DACL grants the whole mask to `token`.
 pub(crate) fn may_grow(
-    sd: &SecurityDescriptor,
+    sd: &ObjectSecurity,
     token: &Token,
     held: Access,
     desired: Access,
@@ -317,7 +340,12 @@ mod tests {
     };
 
     fn default_sd(token: &Token) -> SecurityDescriptor {
-        token.descriptor_for_new(None)
+        let s = token.descriptor_for_new(None);
+        SecurityDescriptor { owner: s.owner, dacl: s.dacl.map(|d| d.to_vec()) }
+    }
+
+    fn access_check(sd: &SecurityDescriptor, token: &Token, desired: Access, rights: TypeRights) -> Result<Access> {
+        super::access_check(&ObjectSecurity::from(sd), token, desired, rights)
     }
 
     #[test]
