@@ -105,7 +105,9 @@ pub(crate) struct PrivateAliases {
 struct Alias {
     dir: DirId,
     handle: Handle,
-    object: usize,
+    /// The generation of the handle's entry: a later handle at the same value (even to
+    /// the same namespace) does not revive the alias.
+    generation: u32,
 }
 
 impl PrivateAliases {
@@ -113,8 +115,8 @@ impl PrivateAliases {
         lock(&self.map).clear();
     }
 
-    fn insert(&self, alias: &str, dir: DirId, handle: Handle, object: *const ObjectHeader) {
-        lock(&self.map).insert(alias.to_owned(), Alias { dir, handle, object: object as usize });
+    fn insert(&self, alias: &str, dir: DirId, handle: Handle, generation: u32) {
+        lock(&self.map).insert(alias.to_owned(), Alias { dir, handle, generation });
         self.any.store(true, Ordering::Release);
     }
 
@@ -123,16 +125,14 @@ impl PrivateAliases {
         if !self.any.load(Ordering::Acquire) {
             return None;
         }
-        let (dir, handle, object) = {
+        let (dir, handle, generation) = {
             let map = lock(&self.map);
             let a = map.get(alias)?;
-            (a.dir, a.handle, a.object)
+            (a.dir, a.handle, a.generation)
         };
         let guard = epoch::pin();
         let live = process.table.get(handle, &guard)?;
-        // The address alone is not enough: once the alias's namespace is freed, a new
-        // namespace object may get its block and the same handle value (ABA).
-        let same = std::ptr::eq(live.object, object as *const ObjectHeader)
+        let same = live.generation == generation
             && live.object.body::<PrivateNamespace>().is_some_and(|ns| ns.dir == dir);
         same.then_some(dir)
     }
@@ -266,9 +266,9 @@ impl Process {
                 Ok::<_, Error>((reference.object().clone(), reference))
             },
         )?;
-        let object = reference.object().as_ptr();
-        let handle = slot.fill(reference, DIRECTORY_ALL_ACCESS, Default::default())?;
-        me.private.insert(alias, dir, handle, object);
+        let (handle, generation) =
+            slot.fill_generation(reference, DIRECTORY_ALL_ACCESS, Default::default())?;
+        me.private.insert(alias, dir, handle, generation);
         Ok(handle)
     }
 
@@ -290,9 +290,9 @@ impl Process {
             }
             t.clone().try_into_handle().ok().map(Ok)
         })?;
-        let object = reference.object().as_ptr();
-        let handle = slot.fill(reference, DIRECTORY_ALL_ACCESS, Default::default())?;
-        me.private.insert(alias, dir, handle, object);
+        let (handle, generation) =
+            slot.fill_generation(reference, DIRECTORY_ALL_ACCESS, Default::default())?;
+        me.private.insert(alias, dir, handle, generation);
         Ok(handle)
     }
 }

@@ -410,6 +410,7 @@ impl Process {
                 object: self.header(),
                 access: Access::PROCESS_ALL_ACCESS,
                 flags: HandleFlags::empty(),
+                generation: 0,
             });
         }
         me.table.get(h, guard).ok_or(Error::InvalidHandle)

@@ -327,3 +327,28 @@ fn a_closed_alias_stays_unmapped_when_its_handle_value_is_reused() {
     }
     finish(&k, base, vec![p, keeper]);
 }
+
+// SPEC §3 "Private namespaces": closing the namespace handle unmaps the alias for that
+// process. A new handle to the *same* namespace that lands on the closed handle's value
+// (here duplicated in by another process; LIFO reuse gives it the same slot) is a new
+// handle, not the one the alias was opened with: the alias stays unmapped.
+#[test]
+fn a_new_handle_to_the_same_namespace_at_the_old_value_does_not_revive_the_alias() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let owner = root(&k);
+    let p = root(&k);
+    let b = boundary("same", &[]);
+    let held = owner.create_private_namespace(&b, "mine").unwrap();
+    let e = owner.create_event(None, true, false, Some("mine\\e")).unwrap().handle;
+    let ns = p.open_private_namespace(&b, "x").unwrap();
+    let opened = p.open_event(Access::SYNCHRONIZE, false, "x\\e").unwrap();
+    p.close_handle(opened).unwrap();
+    p.close_handle(ns).unwrap();
+    let again = dup_into(&owner, held, &p);
+    assert_eq!(again, ns, "the freed slot is reused first (deterministic LIFO reuse)");
+    assert_eq!(p.open_event(Access::SYNCHRONIZE, false, "x\\e").unwrap_err().code(), PATH_NOT_FOUND);
+    p.close_handle(again).unwrap();
+    owner.close_handle(e).unwrap();
+    finish(&k, base, vec![owner, p]);
+}

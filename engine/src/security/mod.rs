@@ -216,12 +216,10 @@ impl Token {
     /// or the token's default DACL when none was given.
     pub(crate) fn descriptor_for_new(&self, asked: Option<&SecurityDescriptor>) -> ObjectSecurity {
         match asked {
-            Some(sd) => {
-                ObjectSecurity {
-                    owner: Some(sd.owner.unwrap_or(self.0.user)),
-                    dacl: sd.dacl.as_deref().map(SmallVec::from_slice),
-                }
-            }
+            Some(sd) => ObjectSecurity {
+                owner: Some(sd.owner.unwrap_or(self.0.user)),
+                dacl: sd.dacl.as_deref().map(SmallVec::from_slice),
+            },
             None => ObjectSecurity {
                 owner: Some(self.0.user),
                 dacl: Some(SmallVec::from_slice(&self.0.default_dacl)),
@@ -344,7 +342,12 @@ mod tests {
         SecurityDescriptor { owner: s.owner, dacl: s.dacl.map(|d| d.to_vec()) }
     }
 
-    fn access_check(sd: &SecurityDescriptor, token: &Token, desired: Access, rights: TypeRights) -> Result<Access> {
+    fn access_check(
+        sd: &SecurityDescriptor,
+        token: &Token,
+        desired: Access,
+        rights: TypeRights,
+    ) -> Result<Access> {
         super::access_check(&ObjectSecurity::from(sd), token, desired, rights)
     }
 

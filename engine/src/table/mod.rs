@@ -183,6 +183,9 @@ pub(crate) struct Snapshot<'g> {
     pub(crate) object: &'g ObjectHeader,
     pub(crate) access: Access,
     pub(crate) flags: HandleFlags,
+    /// Which live period of the slot this is: a closed and reused handle value has
+    /// another.
+    pub(crate) generation: u32,
 }
 
 type Leaf = [Entry];
@@ -339,7 +342,12 @@ impl HandleTable {
                 // pin began; its destruction is deferred through the epoch until this
                 // guard is dropped, so it is valid for 'g.
                 let object = unsafe { &*object };
-                return Some(Snapshot { object, access: access_of(before), flags: flags_of(before) });
+                return Some(Snapshot {
+                    object,
+                    access: access_of(before),
+                    flags: flags_of(before),
+                    generation: (before >> GEN_SHIFT) as u32,
+                });
             }
         }
     }
@@ -610,6 +618,17 @@ impl Reservation<'_> {
     /// Publishes the slot as a live handle owning `object`. Fails (releasing `object`)
     /// if the table was closed by a racing terminate.
     pub(crate) fn fill(self, object: HandleRef, access: Access, flags: HandleFlags) -> Result<Handle> {
+        self.fill_generation(object, access, flags).map(|(handle, _)| handle)
+    }
+
+    /// As [`fill`](Self::fill), also returning the new entry's generation (for callers
+    /// that must later tell this handle from a reuse of its value).
+    pub(crate) fn fill_generation(
+        self,
+        object: HandleRef,
+        access: Access,
+        flags: HandleFlags,
+    ) -> Result<(Handle, u32)> {
         let (table, index, entry) = (self.table, self.index, self.entry);
         std::mem::forget(self);
         let generation = entry.meta.load(Ordering::Relaxed) >> GEN_SHIFT;
@@ -637,7 +656,7 @@ impl Reservation<'_> {
             }
             return Err(Error::AccessDenied);
         }
-        Ok(Handle::from_index(index))
+        Ok((Handle::from_index(index), generation as u32))
     }
 }
 
