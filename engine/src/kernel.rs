@@ -3,7 +3,6 @@
 use std::any::Any;
 use std::fmt;
 
-use crossbeam_utils::CachePadded;
 use dashmap::DashMap;
 
 use crate::access::{Access, GenericMapping};
@@ -13,7 +12,7 @@ use crate::object::types::{ObjectType, TypeRegistry};
 use crate::object::ObjRef;
 use crate::objects::Builtins;
 use crate::process::{Process, ProcessOptions};
-use crate::sync::{Arc, AtomicU32, AtomicUsize, Ordering};
+use crate::sync::{Arc, AtomicU32, Ordering, StripedCounter};
 use crate::table::MAX_LIMIT;
 
 /// The default per-process handle limit: 2^30, the Platform SDK figure.
@@ -31,7 +30,8 @@ pub struct Kernel {
 /// The state every object and process of a kernel shares.
 pub(crate) struct KernelShared {
     pub(crate) handle_limit: usize,
-    live_objects: CachePadded<AtomicUsize>,
+    /// Live objects, striped: every create and destroy updates it.
+    live_objects: StripedCounter,
     next_pid: AtomicU32,
     pub(crate) types: TypeRegistry,
     pub(crate) builtin: Builtins,
@@ -42,11 +42,11 @@ pub(crate) struct KernelShared {
 
 impl KernelShared {
     pub(crate) fn objects_created(&self) {
-        self.live_objects.fetch_add(1, Ordering::Relaxed);
+        self.live_objects.increment();
     }
 
     pub(crate) fn objects_destroyed(&self) {
-        self.live_objects.fetch_sub(1, Ordering::Relaxed);
+        self.live_objects.decrement();
     }
 
     pub(crate) fn next_pid(&self) -> u32 {
@@ -84,7 +84,7 @@ impl KernelBuilder {
         Kernel {
             shared: Arc::new(KernelShared {
                 handle_limit: self.handle_limit,
-                live_objects: CachePadded::new(AtomicUsize::new(0)),
+                live_objects: StripedCounter::new(),
                 next_pid: AtomicU32::new(4),
                 types,
                 builtin,
@@ -124,7 +124,7 @@ impl Kernel {
     /// reference goes.
     #[must_use]
     pub fn object_count(&self) -> usize {
-        self.shared.live_objects.load(Ordering::Relaxed)
+        self.shared.live_objects.sum()
     }
 
     /// The per-process handle limit.

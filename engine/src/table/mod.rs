@@ -39,10 +39,11 @@
 //! the entry out of LIVE by CAS (a close, terminate's sweep) adopts that reference and
 //! releases it; exactly one CAS wins.
 //!
-//! Freed slots go on a Treiber stack whose head carries a 32-bit tag bumped on every
-//! push and pop, so a pop that read a stale `next` fails its CAS (no ABA). The stack is
-//! LIFO and fresh slots come from a high-water mark, so one thread's sequence of calls
-//! gives the same handle values on every run.
+//! Freed slots go on Treiber stacks, one per stripe (a thread pushes on its own and pops
+//! its own first), whose heads carry a 32-bit tag bumped on every push and pop, so a pop
+//! that read a stale `next` fails its CAS (no ABA). The stacks are LIFO and fresh slots
+//! come from a high-water mark, so one thread's sequence of calls gives the same handle
+//! values on every run, whichever stripe the thread has.
 
 use std::ptr;
 
@@ -52,7 +53,9 @@ use crate::access::{Access, HandleFlags};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
 use crate::object::{HandleRef, ObjRef, ObjectHeader};
-use crate::sync::{epoch, fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use crate::sync::{
+    epoch, fence, stripe, AtomicBool, AtomicU64, AtomicUsize, Ordering, StripedCounter, STRIPES,
+};
 
 #[cfg(not(loom))]
 const LEAF_BITS: u32 = 8;
@@ -202,11 +205,14 @@ pub(crate) struct HandleTable {
     /// Treiber stack of free slots: low 32 bits index + 1 (0 = empty), high 32 a tag.
     /// The counters inserts and closes write sit on cache lines of their own, away from
     /// the read-mostly `root` and `limit` every lookup reads.
-    free: CachePadded<AtomicU64>,
+    /// One stack per stripe (`sync::stripe`): a thread pushes the slots it frees on its
+    /// own stripe and pops its own first, so threads on different stripes do not bounce
+    /// one head between them.
+    free: [CachePadded<AtomicU64>; STRIPES],
     /// Slots `0..high_water` have been handed out at least once.
     high_water: CachePadded<AtomicUsize>,
-    /// Live entries.
-    count: CachePadded<AtomicUsize>,
+    /// Live entries, striped like the free lists.
+    count: StripedCounter,
     /// Set once by `close_all`; no insert succeeds after it.
     closed: AtomicBool,
     /// The process object that owns this table (its handles to itself are WEAK).
@@ -220,9 +226,9 @@ impl HandleTable {
         HandleTable {
             root: AtomicUsize::new(0),
             top_len: (limit - 1) / (LEAF_LEN * MID_LEN) + 1,
-            free: CachePadded::new(AtomicU64::new(0)),
+            free: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
             high_water: CachePadded::new(AtomicUsize::new(0)),
-            count: CachePadded::new(AtomicUsize::new(0)),
+            count: StripedCounter::new(),
             closed: AtomicBool::new(false),
             owner: AtomicUsize::new(0),
             limit,
@@ -236,7 +242,7 @@ impl HandleTable {
 
     /// The number of live entries.
     pub(crate) fn len(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
+        self.count.sum()
     }
 
     /// The entry at `index`, if its pages exist.
@@ -425,7 +431,7 @@ impl HandleTable {
         for index in 0..end {
             if let Some(entry) = self.entry(index) {
                 if let Ok(reference) = entry.take(|_| Ok(())) {
-                    self.count.fetch_sub(1, Ordering::Relaxed);
+                    self.count.decrement();
                     released.push(reference);
                 }
             }
@@ -454,28 +460,38 @@ impl HandleTable {
 
     /// A slot leaves LIVE: count it out and push it on the free list.
     fn retire(&self, index: usize) {
-        self.count.fetch_sub(1, Ordering::Relaxed);
+        self.count.decrement();
         self.push_free(index);
     }
 
-    /// Pushes a slot that is not live on the free list.
+    /// Pushes a slot that is not live on this thread's free list.
     fn push_free(&self, index: usize) {
         let entry = self.entry(index).expect("a retired slot's page exists");
-        let mut head = self.free.load(Ordering::Relaxed);
+        let free = &self.free[stripe()];
+        let mut head = free.load(Ordering::Relaxed);
         loop {
             entry.object.store((head & 0xFFFF_FFFF) as usize, Ordering::Relaxed);
             let next = ((head >> 32).wrapping_add(1) << 32) | (index as u64 + 1);
             // Release: publishes the link store (and the slot's retirement) to the popper.
-            match self.free.compare_exchange_weak(head, next, Ordering::Release, Ordering::Relaxed) {
+            match free.compare_exchange_weak(head, next, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => return,
                 Err(now) => head = now,
             }
         }
     }
 
+    /// Pops a free slot: this thread's stripe first, then the others in turn, so no freed
+    /// slot is stranded on a stripe no thread uses.
     fn pop_free(&self) -> Option<usize> {
-        // Acquire pairs with `retire`'s Release CAS, so the link we read is the pusher's.
-        let mut head = self.free.load(Ordering::Acquire);
+        let own = stripe();
+        (0..STRIPES).find_map(|i| Self::pop_from(&self.free[(own + i) % STRIPES], self))
+    }
+
+    /// Pops from one stripe's stack. Each stack's tag guards only its own head: a slot
+    /// moved to another stack meanwhile still bumped this head's tag when it was popped.
+    fn pop_from(free: &AtomicU64, table: &HandleTable) -> Option<usize> {
+        // Acquire pairs with `push_free`'s Release CAS, so the link we read is the pusher's.
+        let mut head = free.load(Ordering::Acquire);
         loop {
             let top = (head & 0xFFFF_FFFF) as usize;
             if top == 0 {
@@ -484,9 +500,9 @@ impl HandleTable {
             let index = top - 1;
             // The slot may be popped and reused by another thread meanwhile; then this
             // read is stale, but the tag in `head` has moved and the CAS below fails.
-            let link = self.entry(index).map_or(0, |e| e.object.load(Ordering::Relaxed)) as u64;
+            let link = table.entry(index).map_or(0, |e| e.object.load(Ordering::Relaxed)) as u64;
             let next = ((head >> 32).wrapping_add(1) << 32) | (link & 0xFFFF_FFFF);
-            match self.free.compare_exchange_weak(head, next, Ordering::Acquire, Ordering::Acquire) {
+            match free.compare_exchange_weak(head, next, Ordering::Acquire, Ordering::Acquire) {
                 Ok(_) => return Some(index),
                 Err(now) => head = now,
             }
@@ -640,7 +656,7 @@ impl Reservation<'_> {
         } else {
             (object.into_raw(), 0)
         };
-        table.count.fetch_add(1, Ordering::Relaxed);
+        table.count.increment();
         // Release: pairs with the Acquire load of `object` in `get` (see there).
         entry.object.store(raw as usize, Ordering::Release);
         // Release: publishes the `object` store to readers and takers.
@@ -722,7 +738,7 @@ impl HandleTable {
             return;
         };
         let entry = self.entry_or_alloc(index);
-        self.count.fetch_add(1, Ordering::Relaxed);
+        self.count.increment();
         entry.object.store(reference.into_raw() as usize, Ordering::Release);
         entry.meta.store(pack(0, snapshot.access, snapshot.flags), Ordering::Release);
         self.high_water.fetch_max(index + 1, Ordering::Release);
