@@ -631,10 +631,12 @@ impl Process {
     }
 
     /// The process a handle of this process names, for duplication: it must be a
-    /// process handle with PROCESS_DUP_HANDLE, to a process not terminated.
-    fn process_for_dup(&self, h: Handle) -> Result<Process> {
+    /// process handle with PROCESS_DUP_HANDLE, to a process not terminated. The
+    /// pseudo-handle borrows `self` rather than counting another reference, so threads of
+    /// one process duplicating in place do not all write its object's counts.
+    fn process_for_dup(&self, h: Handle) -> Result<ProcessRef<'_>> {
         if h == Handle::CURRENT_PROCESS {
-            return Ok(self.clone());
+            return Ok(ProcessRef::Caller(self));
         }
         let guard = epoch::pin();
         let object =
@@ -645,7 +647,23 @@ impl Process {
         if process.is_terminated() {
             return Err(Error::AccessDenied);
         }
-        Ok(process)
+        Ok(ProcessRef::Other(process))
+    }
+}
+
+/// A process named by a handle: the caller itself (borrowed) or another (counted).
+enum ProcessRef<'a> {
+    Caller(&'a Process),
+    Other(Process),
+}
+
+impl std::ops::Deref for ProcessRef<'_> {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        match self {
+            ProcessRef::Caller(p) => p,
+            ProcessRef::Other(p) => p,
+        }
     }
 }
 
