@@ -9,8 +9,8 @@ use std::cell::Cell;
 
 use common::*;
 use kobj::{
-    Access, Ace, DuplicateOptions, EntryKind, Handle, Kernel, Privilege, Process, ProcessOptions,
-    SecurityAttributes, SecurityDescriptor, Sid, Token,
+    Access, Ace, EntryKind, Handle, Kernel, Privilege, Process, ProcessOptions, SecurityAttributes,
+    SecurityDescriptor, Sid, Token,
 };
 
 const PATH_NOT_FOUND: u32 = 3;
@@ -124,24 +124,6 @@ fn create_new(kind: Kind, p: &Process, name: &str) -> Handle {
     let c = kind.create(p, None, name).unwrap_or_else(|e| panic!("create {kind:?} {name:?}: {e}"));
     assert!(!c.already_existed, "{kind:?} {name:?} should be new");
     c.handle
-}
-
-/// Duplicates `h` of `from` into `to` (SAME_ACCESS), with the calls made as `from`.
-fn dup_into(from: &Process, h: Handle, to: &Process) -> Handle {
-    let target = from.open_process(Access::PROCESS_DUP_HANDLE, false, to.id()).expect("open the target");
-    let d = from
-        .duplicate_handle(
-            Handle::CURRENT_PROCESS,
-            h,
-            Some(target),
-            Access::empty(),
-            false,
-            DuplicateOptions::SAME_ACCESS,
-        )
-        .expect("duplicate")
-        .expect("a target handle");
-    from.close_handle(target).unwrap();
-    d
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,9 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 use common::*;
-use kobj::{
-    Access, BoundaryDescriptor, DuplicateOptions, Handle, Kernel, Process, ProcessOptions, Sid, Token,
-};
+use kobj::{Access, BoundaryDescriptor, Kernel, Process, ProcessOptions, Sid, Token};
 
 const PATH_NOT_FOUND: u32 = 3;
 const ALREADY_EXISTS: u32 = 183;
@@ -20,24 +18,6 @@ fn boundary(name: &str, sids: &[Sid]) -> BoundaryDescriptor {
 
 fn process_as(k: &Kernel, token: Token) -> Process {
     k.create_process(ProcessOptions { token: Some(token), ..Default::default() }).expect("create a process")
-}
-
-/// Duplicates `h` of `from` into `to` (SAME_ACCESS), with the calls made as `from`.
-fn dup_into(from: &Process, h: Handle, to: &Process) -> Handle {
-    let target = from.open_process(Access::PROCESS_DUP_HANDLE, false, to.id()).expect("open the target");
-    let d = from
-        .duplicate_handle(
-            Handle::CURRENT_PROCESS,
-            h,
-            Some(target),
-            Access::empty(),
-            false,
-            DuplicateOptions::SAME_ACCESS,
-        )
-        .expect("duplicate")
-        .expect("a target handle");
-    from.close_handle(target).unwrap();
-    d
 }
 
 // SPEC §3 "Private namespaces": "create_private_namespace(boundary, alias) makes a namespace

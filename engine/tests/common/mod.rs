@@ -62,6 +62,24 @@ pub fn dup_same(p: &Process, h: Handle) -> Handle {
     .expect("a target handle")
 }
 
+/// Duplicates `h` of `from` into `to` (SAME_ACCESS), with the calls made as `from`.
+pub fn dup_into(from: &Process, h: Handle, to: &Process) -> Handle {
+    let target = from.open_process(Access::PROCESS_DUP_HANDLE, false, to.id()).expect("open the target");
+    let d = from
+        .duplicate_handle(
+            Handle::CURRENT_PROCESS,
+            h,
+            Some(target),
+            Access::empty(),
+            false,
+            DuplicateOptions::SAME_ACCESS,
+        )
+        .expect("duplicate")
+        .expect("a target handle");
+    from.close_handle(target).unwrap();
+    d
+}
+
 /// A duplicate of `h` in the same process with exactly `access` (not SAME_ACCESS).
 pub fn dup_with(p: &Process, h: Handle, access: Access) -> Handle {
     p.duplicate_handle(
