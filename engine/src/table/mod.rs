@@ -334,9 +334,12 @@ impl HandleTable {
         let entry = self.entry(handle.index()?)?;
         loop {
             // Seqlock read (see the module docs). Acquire on `meta` pairs with the
-            // inserter's Release store; Acquire on `object` pairs with the owner's Release
-            // store of it, so if we see a later period's pointer we also see its retired
-            // generation in the second `meta` load.
+            // inserter's Release store. Acquire on `object` pairs with every Release store
+            // into it: `fill`'s (a later period's pointer) and `push_free`'s (a free-list
+            // link). Both are made after the slot's previous period was ended by a CAS on
+            // `meta` that happens-before the store, so if we load either, the second
+            // `meta` load sees that retired generation (or a later one) and the check
+            // fails: a link or a later pointer is never taken for this period's object.
             let before = entry.meta.load(Ordering::Acquire);
             if !is_live(before) {
                 return None;
@@ -344,9 +347,12 @@ impl HandleTable {
             let object = entry.object.load(Ordering::Acquire) as *const ObjectHeader;
             let after = entry.meta.load(Ordering::Relaxed);
             if before == after {
-                // SAFETY: the entry was live and held a reference to `object` after our
-                // pin began; its destruction is deferred through the epoch until this
-                // guard is dropped, so it is valid for 'g.
+                // SAFETY: `before == after`, both LIVE: by the orderings above, the value
+                // loaded from `object` is the pointer stored for this live period (a
+                // link or a later period's pointer would have made `after` differ). The
+                // entry held a reference to it after our pin began; its destruction is
+                // deferred through the epoch until this guard is dropped, so it is valid
+                // for 'g.
                 let object = unsafe { &*object };
                 return Some(Snapshot {
                     object,
@@ -470,7 +476,14 @@ impl HandleTable {
         let free = &self.free[stripe()];
         let mut head = free.load(Ordering::Relaxed);
         loop {
-            entry.object.store((head & 0xFFFF_FFFF) as usize, Ordering::Relaxed);
+            // Release, not Relaxed: a reader in `get` may load this link from `object`
+            // while its first `meta` load saw the entry still LIVE. Its Acquire load of
+            // `object` then synchronises with this store, so the closer's CAS that took
+            // the entry out of LIVE (earlier on this thread) is visible to the reader's
+            // second `meta` load, which fails the seqlock check. With Relaxed, nothing
+            // orders that second load after the CAS and the reader could build a
+            // reference from the link (review issue 7, item 1).
+            entry.object.store((head & 0xFFFF_FFFF) as usize, Ordering::Release);
             let next = ((head >> 32).wrapping_add(1) << 32) | (index as u64 + 1);
             // Release: publishes the link store (and the slot's retirement) to the popper.
             match free.compare_exchange_weak(head, next, Ordering::Release, Ordering::Relaxed) {
