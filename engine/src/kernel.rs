@@ -3,16 +3,14 @@
 use std::any::Any;
 use std::fmt;
 
-use dashmap::DashMap;
-
 use crate::access::{Access, GenericMapping};
 use crate::error::Result;
+use crate::ids::ClientIds;
 use crate::names::Names;
 use crate::object::types::{ObjectType, TypeRegistry};
-use crate::object::ObjRef;
 use crate::objects::Builtins;
 use crate::process::{Process, ProcessOptions};
-use crate::sync::{Arc, AtomicU32, Ordering, StripedCounter};
+use crate::sync::{Arc, StripedCounter};
 use crate::table::MAX_LIMIT;
 
 /// The default per-process handle limit: 2^30, the Platform SDK figure.
@@ -32,12 +30,14 @@ pub(crate) struct KernelShared {
     pub(crate) handle_limit: usize,
     /// Live objects, striped: every create and destroy updates it.
     live_objects: StripedCounter,
-    next_pid: AtomicU32,
+    /// This kernel's id, unique in the host process: an `ObjectType` carries it, so a
+    /// type registered in another kernel is refused here.
+    pub(crate) id: u64,
     pub(crate) types: TypeRegistry,
     pub(crate) builtin: Builtins,
     pub(crate) names: Names,
-    /// Live (unterminated) processes by id, for `open_process`.
-    pub(crate) processes: DashMap<u32, ObjRef>,
+    /// Process (and thread) ids: live processes by id, for `open_process`.
+    pub(crate) ids: Arc<ClientIds>,
 }
 
 impl KernelShared {
@@ -47,11 +47,6 @@ impl KernelShared {
 
     pub(crate) fn objects_destroyed(&self) {
         self.live_objects.decrement();
-    }
-
-    pub(crate) fn next_pid(&self) -> u32 {
-        // Relaxed: ids need only be unique, and one thread's sequence is deterministic.
-        self.next_pid.fetch_add(4, Ordering::Relaxed)
     }
 }
 
@@ -79,17 +74,20 @@ impl KernelBuilder {
 
     /// Builds the kernel, registering the built-in object types.
     pub fn build(self) -> Kernel {
-        let types = TypeRegistry::default();
+        // Relaxed: only uniqueness matters. 2^64 kernels will not be built.
+        static NEXT_KERNEL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_KERNEL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let types = TypeRegistry::new(id);
         let builtin = Builtins::register(&types);
         Kernel {
             shared: Arc::new(KernelShared {
                 handle_limit: self.handle_limit,
                 live_objects: StripedCounter::new(),
-                next_pid: AtomicU32::new(4),
+                id,
                 types,
                 builtin,
                 names: Names::new(),
-                processes: DashMap::new(),
+                ids: Arc::new(ClientIds::new(4)),
             }),
         }
     }
@@ -180,6 +178,14 @@ impl Kernel {
         self.shared.names.list(path)
     }
 
+    /// Sets the counter process (and thread) ids are drawn from. A test-only hook: it
+    /// lets a test reach the counter's wrap without 2^30 creations; ids stay unique
+    /// whatever it is set to.
+    #[doc(hidden)]
+    pub fn set_next_client_id(&self, id: u32) {
+        self.shared.ids.set_next(id);
+    }
+
     /// The names of every registered type, built-in ones first.
     #[must_use]
     pub fn type_names(&self) -> Vec<String> {
@@ -192,7 +198,7 @@ impl fmt::Debug for Kernel {
         f.debug_struct("Kernel")
             .field("handle_limit", &self.shared.handle_limit)
             .field("objects", &self.object_count())
-            .field("processes", &self.shared.processes.len())
+            .field("processes", &self.shared.ids.live_processes())
             .finish()
     }
 }

@@ -28,6 +28,7 @@
 mod access;
 mod error;
 mod handle;
+mod ids;
 mod kernel;
 mod names;
 mod object;

@@ -8,10 +8,11 @@ use std::ptr::NonNull;
 use crate::access::{Access, DuplicateOptions, HandleFlags};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
+use crate::ids::ClientIds;
 use crate::kernel::KernelShared;
 use crate::object::types::{ObjectType, TypeInfo};
 use crate::object::{self, HandleRef, ObjectHeader, ObjectRef};
-use crate::security::{self, SecurityAttributes, Token};
+use crate::security::{self, Privilege, SecurityAttributes, Token};
 use crate::sync::{epoch, Arc, AtomicBool, AtomicU32, Ordering};
 use crate::table::{HandleTable, Snapshot};
 
@@ -70,6 +71,16 @@ pub(crate) struct ProcessObject {
     exit_code: AtomicU32,
     /// Private namespaces this process has open (see `names`).
     pub(crate) private: crate::names::PrivateAliases,
+    /// The id space `pid` is reserved in, until this payload is dropped with its block.
+    ids: Arc<ClientIds>,
+}
+
+impl Drop for ProcessObject {
+    fn drop(&mut self) {
+        // The block is being freed: no handle or `Process` value names this process any
+        // more, so its id may be handed out again.
+        self.ids.release(self.pid);
+    }
 }
 
 impl fmt::Debug for ProcessObject {
@@ -95,7 +106,7 @@ impl ProcessObject {
             return Err(Error::AccessDenied);
         }
         self.exit_code.store(exit_code, Ordering::Relaxed);
-        kernel.processes.remove(&self.pid);
+        kernel.ids.retire(self.pid);
         self.private.clear();
         // Released outside any table operation: a release may run another object's
         // last-handle work (even terminate another process).
@@ -238,8 +249,8 @@ impl Process {
         token: Token,
         session: u32,
         fill: impl FnOnce(&HandleTable),
-    ) -> Process {
-        let pid = kernel.next_pid();
+    ) -> Result<Process> {
+        let pid = kernel.ids.reserve()?;
         let body = ProcessObject {
             pid,
             session,
@@ -248,6 +259,7 @@ impl Process {
             terminated: AtomicBool::new(false),
             exit_code: AtomicU32::new(0),
             private: Default::default(),
+            ids: Arc::clone(&kernel.ids),
         };
         fill(&body.table);
         let security = token.descriptor_for_new(None);
@@ -255,10 +267,10 @@ impl Process {
         if let Some(p) = object.body::<ProcessObject>() {
             p.table.set_owner(object.object().as_ptr());
         }
-        kernel.processes.insert(pid, object.object().clone());
         kernel.names.ensure_session(session);
+        kernel.ids.publish(pid, object.object().clone());
         match Process::from_handle_ref(object) {
-            Some(p) => p,
+            Some(p) => Ok(p),
             None => unreachable!("a process object carries a ProcessObject"),
         }
     }
@@ -268,7 +280,7 @@ impl Process {
             return Err(Error::InvalidParameter);
         }
         let token = options.token.unwrap_or_default();
-        Ok(Process::spawn(kernel, token, options.session_id.unwrap_or(0), |_| {}))
+        Process::spawn(kernel, token, options.session_id.unwrap_or(0), |_| {})
     }
 
     /// The process id.
@@ -317,8 +329,22 @@ impl Process {
     /// Creates a child process. With `inherit_handles`, every INHERIT entry of this
     /// process's table (or, with `options.handle_list`, the listed ones, which must be
     /// inheritable) is copied into the child at the same handle value.
+    ///
+    /// A process cannot hand its child more than it has (SPEC §3 "Security"): a `token`
+    /// other than its own needs [`Privilege::AssignPrimaryToken`], a `session_id` other
+    /// than its own [`Privilege::Tcb`]; without it PRIVILEGE_NOT_HELD, before anything
+    /// else of the call. ([`Kernel::create_process`](crate::Kernel::create_process) is
+    /// the embedder's unchecked call.)
     pub fn create_process(&self, inherit_handles: bool, options: ProcessOptions) -> Result<Child> {
         let parent = self.alive()?;
+        let other_token = options.token.as_ref().is_some_and(|t| *t != parent.token);
+        if other_token && !parent.token.has_privilege(Privilege::AssignPrimaryToken) {
+            return Err(Error::PrivilegeNotHeld);
+        }
+        let other_session = options.session_id.is_some_and(|s| s != parent.session);
+        if other_session && !parent.token.has_privilege(Privilege::Tcb) {
+            return Err(Error::PrivilegeNotHeld);
+        }
         let only = match (&options.handle_list, inherit_handles) {
             (None, _) => None,
             (Some(_), false) => return Err(Error::InvalidParameter),
@@ -344,7 +370,7 @@ impl Process {
             if inherit_handles {
                 table.inherit_from(&parent.table, only.as_deref());
             }
-        });
+        })?;
         match parent.table.insert(child.object.another(), Access::PROCESS_ALL_ACCESS, HandleFlags::empty()) {
             Ok(handle) => Ok(Child { process: child, handle }),
             Err(e) => {
@@ -357,8 +383,7 @@ impl Process {
     /// Opens a live process by id. A pid that is gone (or never was) is INVALID_PARAMETER.
     pub fn open_process(&self, access: Access, inherit: bool, pid: u32) -> Result<Handle> {
         let me = self.alive()?;
-        let target =
-            self.kernel().processes.get(&pid).map(|r| r.value().clone()).ok_or(Error::InvalidParameter)?;
+        let target = self.kernel().ids.process(pid).ok_or(Error::InvalidParameter)?;
         let rights = target.ty().rights();
         let granted = security::access_check(&target.security, &me.token, access, rights)?;
         let reference = target.try_into_handle().map_err(|_| Error::InvalidParameter)?;
@@ -493,6 +518,9 @@ impl Process {
         name: &str,
     ) -> Result<Handle> {
         let me = self.alive()?;
+        if !ty.belongs_to(self.kernel().id) {
+            return Err(Error::InvalidParameter);
+        }
         let (reference, granted) = self.kernel().names.open(self, &ty.info, access, name)?;
         me.table.insert(reference, granted, inherit_flag(inherit))
     }
@@ -506,6 +534,11 @@ impl Process {
         make: impl FnOnce() -> Result<P>,
     ) -> Result<Created> {
         let me = self.alive()?;
+        // An object's header points at its type without a count, kept alive by its own
+        // kernel's registry: a type registered in another kernel cannot be used here.
+        if !ty.belongs_to(self.kernel().id) {
+            return Err(Error::InvalidParameter);
+        }
         let flags = inherit_flag(sa.is_some_and(|sa| sa.inherit_handle));
         let security = me.token.descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
         // Reserve the slot first, publish the name second: a full table never leaves a

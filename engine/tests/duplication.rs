@@ -229,7 +229,8 @@ fn access_can_grow_only_as_far_as_the_dacl_grants() {
 fn growth_is_checked_against_the_target_token() {
     let k = Kernel::new();
     let base = k.object_count();
-    let p = root(&k);
+    // Starting children with other tokens needs AssignPrimaryToken (SPEC §3 "Security").
+    let p = privileged_root(&k);
     let other_user = p
         .create_process(false, ProcessOptions { token: Some(Token::new(Sid::user(2))), ..Default::default() })
         .unwrap();
@@ -307,7 +308,8 @@ fn requested_access_is_generic_mapped() {
 fn unknown_access_bits_are_dropped_silently() {
     let k = Kernel::new();
     let base = k.object_count();
-    let p = root(&k);
+    // Starting children with other tokens needs AssignPrimaryToken (SPEC §3 "Security").
+    let p = privileged_root(&k);
     let e = event(&p);
     let junk = Access::from_bits_retain(0x0000_8000 | 0x0040_0000 | 0x0800_0000);
     let d = dup(&p, e, Access::EVENT_ALL_ACCESS | junk, false, NONE);

@@ -481,12 +481,13 @@ fn a_child_allocates_around_inherited_values() {
 fn a_child_runs_with_the_parents_token_and_session_unless_told() {
     let k = Kernel::new();
     let base = k.object_count();
+    // Another token and another session for a child need AssignPrimaryToken and Tcb
+    // (SPEC §3 "Security"): the parent holds both.
+    let token = kobj::Token::new(kobj::Sid::user(42))
+        .with_privilege(kobj::Privilege::AssignPrimaryToken)
+        .with_privilege(kobj::Privilege::Tcb);
     let p = k
-        .create_process(ProcessOptions {
-            token: Some(kobj::Token::new(kobj::Sid::user(42))),
-            session_id: Some(3),
-            handle_list: None,
-        })
+        .create_process(ProcessOptions { token: Some(token), session_id: Some(3), handle_list: None })
         .unwrap();
     let child = p.create_process(true, ProcessOptions::default()).unwrap();
     assert_eq!(child.process.token().user(), kobj::Sid::user(42));

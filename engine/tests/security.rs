@@ -84,7 +84,9 @@ fn the_default_dacl_admits_the_creators_user_and_system_only() {
 fn the_default_dacl_bounds_duplicate_growth() {
     let k = Kernel::new();
     let base = k.object_count();
-    let creator = as_user(&k, Sid::user(1));
+    // Starting a child as another user needs AssignPrimaryToken (SPEC §3 "Security").
+    let creator =
+        with_token(&k, Token::new(Sid::user(1)).with_privilege(kobj::Privilege::AssignPrimaryToken));
     let other = creator
         .create_process(false, ProcessOptions { token: Some(Token::new(Sid::user(2))), ..Default::default() })
         .unwrap();
@@ -558,7 +560,8 @@ fn everyone_and_groups_are_matched() {
 fn inherited_handles_bypass_the_childs_access_check() {
     let k = Kernel::new();
     let base = k.object_count();
-    let parent = as_user(&k, Sid::user(1));
+    // Starting a child as another user needs AssignPrimaryToken (SPEC §3 "Security").
+    let parent = with_token(&k, Token::new(Sid::user(1)).with_privilege(kobj::Privilege::AssignPrimaryToken));
     let sa = SecurityAttributes { inherit_handle: true, security_descriptor: None };
     let m = parent.create_mutex(Some(&sa), false, Some("inherit-sec")).unwrap().handle;
     let child = parent

@@ -78,8 +78,11 @@ unsafe impl Sync for ObjectHeader {}
 impl ObjectHeader {
     /// The object's type.
     pub(crate) fn ty(&self) -> &TypeInfo {
-        // SAFETY: `ty` came from an `Arc<TypeInfo>` held by `kernel.types`, which never
-        // drops a registered type; `self.kernel` keeps that registry alive.
+        // SAFETY: `allocate` is only given a type registered in the header's own kernel
+        // (`create_with` refuses a foreign `ObjectType` with INVALID_PARAMETER; the
+        // engine's own calls use `kernel.builtin`), so `ty` came from an `Arc<TypeInfo>`
+        // held by `kernel.types`, which never drops a registered type, and `self.kernel`
+        // keeps that registry alive.
         unsafe { self.ty.as_ref() }
     }
 
@@ -110,9 +113,10 @@ impl ObjectHeader {
         debug_assert!(self.payload_type == TypeId::of::<P>());
         // SAFETY: `ObjectType<P>` is made only by `TypeRegistry::register::<P>`, with a
         // fresh `TypeInfo` allocation, and `allocate` pairs a `ty` with a payload of its
-        // `P`. Both `TypeInfo`s compared are alive (the kernel's registry keeps this
-        // header's; `ty` holds its own), so equal addresses are one registration and the
-        // payload at `body` is a `P`.
+        // `P`. Both `TypeInfo`s compared are alive at once — this header's is held by its
+        // own kernel's registry (`allocate` accepts only such a type, see `ty()`), and
+        // `ty` holds its own `Arc` — so equal addresses are one registration (two live
+        // allocations never share an address) and the payload at `body` is a `P`.
         Some(unsafe { self.body.cast::<P>().as_ref() })
     }
 
@@ -148,6 +152,8 @@ pub(crate) fn allocate<P: Any + Send + Sync>(
     name: Option<crate::names::NameKey>,
     body: P,
 ) -> HandleRef {
+    // The callers check this (a foreign type is INVALID_PARAMETER); `ty()` relies on it.
+    debug_assert!(ty.belongs_to(kernel.id), "an object made with another kernel's type");
     let block = Box::into_raw(Box::new(ObjectBlock {
         header: ObjectHeader {
             handles: AtomicUsize::new(1),

@@ -28,6 +28,9 @@ pub(crate) type LastHandleHook = fn(&ObjectHeader);
 
 /// The description of one object type.
 pub(crate) struct TypeInfo {
+    /// The id of the kernel whose registry holds this type: objects of the type may be
+    /// made only in that kernel, whose registry keeps this `TypeInfo` alive for them.
+    pub(crate) kernel: u64,
     pub(crate) name: String,
     pub(crate) mapping: GenericMapping,
     pub(crate) valid: Access,
@@ -88,16 +91,29 @@ impl<P> ObjectType<P> {
     pub(crate) fn info_ptr(&self) -> *const TypeInfo {
         Arc::as_ptr(&self.info)
     }
+
+    /// True if the type was registered in the kernel with id `kernel`. An object may be
+    /// made only with a type of its own kernel: its header points at the `TypeInfo`
+    /// without a count, relying on that kernel's registry to keep it alive.
+    pub(crate) fn belongs_to(&self, kernel: u64) -> bool {
+        self.info.kernel == kernel
+    }
 }
 
 /// Every type a kernel knows. Append-only: a registered type lives as long as the
-/// kernel, so object headers may point at their `TypeInfo` without a count.
-#[derive(Default)]
+/// kernel, so object headers of this kernel may point at their `TypeInfo` without a
+/// count. (A type of another kernel is refused at creation: `ObjectType::belongs_to`.)
 pub(crate) struct TypeRegistry {
+    /// The owning kernel's id, stamped into every `TypeInfo` registered here.
+    kernel: u64,
     types: Mutex<Vec<Arc<TypeInfo>>>,
 }
 
 impl TypeRegistry {
+    pub(crate) fn new(kernel: u64) -> TypeRegistry {
+        TypeRegistry { kernel, types: Mutex::new(Vec::new()) }
+    }
+
     pub(crate) fn register<P: Any + Send + Sync>(
         &self,
         name: &str,
@@ -114,7 +130,8 @@ impl TypeRegistry {
         if types.iter().any(|t| t.name == name) {
             return Err(Error::AlreadyExists);
         }
-        let info = Arc::new(TypeInfo { name: name.to_owned(), mapping, valid, on_last_handle });
+        let info =
+            Arc::new(TypeInfo { kernel: self.kernel, name: name.to_owned(), mapping, valid, on_last_handle });
         types.push(Arc::clone(&info));
         Ok(ObjectType { info, _payload: PhantomData })
     }

@@ -68,6 +68,12 @@ pub enum Privilege {
     /// SeCreateGlobalPrivilege: create a file mapping in the global namespace from a
     /// session other than 0.
     CreateGlobal,
+    /// SeAssignPrimaryTokenPrivilege: start a child process with a token other than the
+    /// caller's own (CreateProcessAsUser's rule).
+    AssignPrimaryToken,
+    /// SeTcbPrivilege ("act as part of the operating system"): start a child process in
+    /// a session other than the caller's (setting a token's session needs it).
+    Tcb,
 }
 
 /// An access control entry.

@@ -40,8 +40,9 @@
 //! releases it; exactly one CAS wins.
 //!
 //! Freed slots go on Treiber stacks, one per stripe (a thread pushes on its own and pops
-//! its own first), whose heads carry a 32-bit tag bumped on every push and pop, so a pop
-//! that read a stale `next` fails its CAS (no ABA). The stacks are LIFO and fresh slots
+//! its own first), whose heads carry a 33-bit tag bumped on every push and pop, so a pop
+//! that read a stale `next` fails its CAS (no ABA, short of 2^33 operations on one head
+//! while a popper is stalled between its load and its CAS). The stacks are LIFO and fresh slots
 //! come from a high-water mark, so one thread's sequence of calls gives the same handle
 //! values on every run, whichever stripe the thread has.
 
@@ -82,6 +83,19 @@ const PROTECT: u64 = 1 << 25;
 const WEAK: u64 = 1 << 26;
 const LIVE: u64 = 1 << 31;
 const GEN_SHIFT: u32 = 32;
+
+/// A free-list head: index + 1 in the low 31 bits (enough for the 2^30 limit), a tag in
+/// the high 33. The tag makes a pop that read a stale `next` fail its CAS; it could only
+/// fool a popper stalled between its load and its CAS while 2^33 other pushes and pops
+/// hit the same head (see ARCHITECTURE.md, "Known limits").
+const FREE_INDEX_BITS: u32 = 31;
+const FREE_INDEX: u64 = (1 << FREE_INDEX_BITS) - 1;
+const _: () = assert!(MAX_LIMIT as u64 <= FREE_INDEX);
+
+/// The head's tag, plus one, in place (the index bits cleared).
+fn bump_tag(head: u64) -> u64 {
+    ((head >> FREE_INDEX_BITS).wrapping_add(1)) << FREE_INDEX_BITS
+}
 
 fn pack(generation: u64, access: Access, flags: HandleFlags) -> u64 {
     let mut m = (generation << GEN_SHIFT) | LIVE | (u64::from(access.bits()) & ACCESS_MASK);
@@ -202,7 +216,8 @@ pub(crate) struct HandleTable {
     root: AtomicUsize,
     /// The top page's length: enough mid pages to reach the limit.
     top_len: usize,
-    /// Treiber stack of free slots: low 32 bits index + 1 (0 = empty), high 32 a tag.
+    /// Treiber stack of free slots: low 31 bits index + 1 (0 = empty; the limit is
+    /// 2^30), high 33 bits a tag bumped by every push and pop.
     /// The counters inserts and closes write sit on cache lines of their own, away from
     /// the read-mostly `root` and `limit` every lookup reads.
     /// One stack per stripe (`sync::stripe`): a thread pushes the slots it frees on its
@@ -313,7 +328,13 @@ impl HandleTable {
     }
 
     /// The entry at `index`, allocating its pages if needed.
+    ///
+    /// `index` must be below the limit (every caller got it from `fresh_index`, the free
+    /// list, or a parent table of the same kernel and so the same limit). The assertion
+    /// makes that bound explicit: below it, `index >> TOP_SHIFT < top_len`, so the top
+    /// page is never indexed past its end, whatever a future caller passes.
     fn entry_or_alloc(&self, index: usize) -> &Entry {
+        assert!(index < self.limit, "handle-table index {index} past the limit {}", self.limit);
         let root = self.root_covering(index);
         let page = root & !LEVEL_MASK;
         let leaf = match root & LEVEL_MASK {
@@ -483,8 +504,8 @@ impl HandleTable {
             // second `meta` load, which fails the seqlock check. With Relaxed, nothing
             // orders that second load after the CAS and the reader could build a
             // reference from the link (review issue 7, item 1).
-            entry.object.store((head & 0xFFFF_FFFF) as usize, Ordering::Release);
-            let next = ((head >> 32).wrapping_add(1) << 32) | (index as u64 + 1);
+            entry.object.store((head & FREE_INDEX) as usize, Ordering::Release);
+            let next = bump_tag(head) | (index as u64 + 1);
             // Release: publishes the link store (and the slot's retirement) to the popper.
             match free.compare_exchange_weak(head, next, Ordering::Release, Ordering::Relaxed) {
                 Ok(_) => return,
@@ -506,7 +527,7 @@ impl HandleTable {
         // Acquire pairs with `push_free`'s Release CAS, so the link we read is the pusher's.
         let mut head = free.load(Ordering::Acquire);
         loop {
-            let top = (head & 0xFFFF_FFFF) as usize;
+            let top = (head & FREE_INDEX) as usize;
             if top == 0 {
                 return None;
             }
@@ -514,7 +535,7 @@ impl HandleTable {
             // The slot may be popped and reused by another thread meanwhile; then this
             // read is stale, but the tag in `head` has moved and the CAS below fails.
             let link = table.entry(index).map_or(0, |e| e.object.load(Ordering::Relaxed)) as u64;
-            let next = ((head >> 32).wrapping_add(1) << 32) | (link & 0xFFFF_FFFF);
+            let next = bump_tag(head) | (link & FREE_INDEX);
             match free.compare_exchange_weak(head, next, Ordering::Acquire, Ordering::Acquire) {
                 Ok(_) => return Some(index),
                 Err(now) => head = now,

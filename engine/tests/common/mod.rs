@@ -32,6 +32,17 @@ pub fn code<T: Debug>(r: kobj::Result<T>) -> u32 {
     }
 }
 
+/// A root process whose token may start children with another token or in another
+/// session (AssignPrimaryToken and Tcb; SPEC §3 "Security").
+pub fn privileged_root(kernel: &Kernel) -> Process {
+    let token = kobj::Token::default()
+        .with_privilege(kobj::Privilege::AssignPrimaryToken)
+        .with_privilege(kobj::Privilege::Tcb);
+    kernel
+        .create_process(ProcessOptions { token: Some(token), ..Default::default() })
+        .expect("create a root process")
+}
+
 /// A root process on `kernel`.
 pub fn root(kernel: &Kernel) -> Process {
     kernel.create_process(ProcessOptions::default()).expect("create a root process")
