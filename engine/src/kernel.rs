@@ -7,10 +7,13 @@ use crate::access::{Access, GenericMapping};
 use crate::error::Result;
 use crate::ids::ClientIds;
 use crate::names::Names;
+use std::ptr::NonNull;
+
 use crate::object::types::{ObjectType, TypeRegistry};
+use crate::object::{Domain, ObjectHeader};
 use crate::objects::Builtins;
 use crate::process::{Process, ProcessOptions};
-use crate::sync::{Arc, StripedCounter};
+use crate::sync::Arc;
 use crate::table::MAX_LIMIT;
 
 /// The default per-process handle limit: 2^30, the Platform SDK figure.
@@ -26,10 +29,20 @@ pub struct Kernel {
 }
 
 /// The state every object and process of a kernel shares.
+///
+/// `repr(C)` with the object domain first: an object header points at `objects`
+/// through a pointer derived from the whole state, and [`of`] casts it back.
+///
+/// When the last holder drops it, its tables hold no object that could still be used:
+/// a named object or a live process keeps a process (and so this kernel) alive. An
+/// `ObjRef` its tables still drop (an object whose last close is mid-way) only
+/// decrements the domain's count, which has no drop glue and stays readable.
+#[repr(C)]
 pub(crate) struct KernelShared {
+    /// The objects' view of the kernel: live count and last-handle hook (see
+    /// `object::Domain`). Must stay the first field.
+    objects: Domain,
     pub(crate) handle_limit: usize,
-    /// Live objects, striped: every create and destroy updates it.
-    live_objects: StripedCounter,
     /// This kernel's id, unique in the host process: an `ObjectType` carries it, so a
     /// type registered in another kernel is refused here.
     pub(crate) id: u64,
@@ -41,12 +54,32 @@ pub(crate) struct KernelShared {
 }
 
 impl KernelShared {
-    pub(crate) fn objects_created(&self) {
-        self.live_objects.increment();
+    /// The domain pointer new objects of this kernel carry: derived from the whole
+    /// state (not from the `objects` field alone), so [`of`] may cast it back.
+    pub(crate) fn domain(&self) -> NonNull<Domain> {
+        NonNull::from(self).cast()
     }
+}
 
-    pub(crate) fn objects_destroyed(&self) {
-        self.live_objects.decrement();
+/// The kernel an object belongs to.
+pub(crate) fn of(header: &ObjectHeader) -> &KernelShared {
+    // SAFETY: every domain pointer comes from `KernelShared::domain`, a pointer to the
+    // whole `KernelShared` (provenance included) whose first field, in a `repr(C)`
+    // struct, is the domain — so the cast gives back the kernel. The kernel outlives
+    // every use of the header (see `object::Domain`), so it is valid for the header's
+    // borrow.
+    unsafe { header.domain_ptr().cast::<KernelShared>().as_ref() }
+}
+
+/// The kernel's work at an object's last handle (`object::Domain::last_handle`): the
+/// name goes if it still names this object, then the type's own hook runs (a process is
+/// terminated, a file mapping drops its file).
+fn last_handle(header: &ObjectHeader) {
+    if let Some(key) = &header.name {
+        of(header).names.remove(key, header);
+    }
+    if let Some(hook) = header.ty().on_last_handle {
+        hook(header);
     }
 }
 
@@ -82,7 +115,7 @@ impl KernelBuilder {
         Kernel {
             shared: Arc::new(KernelShared {
                 handle_limit: self.handle_limit,
-                live_objects: StripedCounter::new(),
+                objects: Domain::new(last_handle),
                 id,
                 types,
                 builtin,
@@ -122,7 +155,7 @@ impl Kernel {
     /// reference goes.
     #[must_use]
     pub fn object_count(&self) -> usize {
-        self.shared.live_objects.sum()
+        self.shared.objects.live()
     }
 
     /// The per-process handle limit.

@@ -34,6 +34,7 @@ mod names;
 mod object;
 mod objects;
 mod process;
+mod reference;
 mod security;
 mod sync;
 mod table;
@@ -45,9 +46,9 @@ pub use handle::Handle;
 pub use kernel::{Kernel, KernelBuilder, DEFAULT_HANDLE_LIMIT};
 pub use names::{BoundaryDescriptor, EntryKind, PrivateNamespace};
 pub use object::types::ObjectType;
-pub use object::ObjectRef;
 pub use objects::{Event, File, FileMapping, Job, Mutex, Semaphore, WaitableTimer};
 pub use process::{Child, Created, HandleInfo, Pinned, Process, ProcessOptions};
+pub use reference::ObjectRef;
 pub use security::{Ace, Privilege, SecurityAttributes, SecurityDescriptor, Sid, Token};
 pub use win32::CreationDisposition;
 

@@ -36,11 +36,7 @@ impl From<NameError> for Error {
     }
 }
 
-/// Where a named object's name lives, kept in its header so the last close can find it.
-pub(crate) struct NameKey {
-    dir: DirId,
-    name: Box<str>,
-}
+pub(crate) use crate::object::NameKey;
 
 /// A private namespace's identity: its boundary's name and SIDs (sorted).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -89,7 +85,7 @@ impl PrivateNamespace {
 pub(crate) fn namespace_last_handle(header: &ObjectHeader) {
     if let Some(ns) = header.body::<PrivateNamespace>() {
         let me = header as *const ObjectHeader;
-        header.kernel().names.ns.remove_private_if(&ns.boundary, |t| std::ptr::eq(t.as_ptr(), me));
+        crate::kernel::of(header).names.ns.remove_private_if(&ns.boundary, |t| std::ptr::eq(t.as_ptr(), me));
     }
 }
 
@@ -227,7 +223,7 @@ impl Names {
                     return Err(Error::AccessDenied);
                 }
                 let key = NameKey { dir: at.dir, name: at.name.into() };
-                let reference = object::allocate(process.kernel(), ty, security, Some(key), make()?);
+                let reference = object::allocate(process.kernel().domain(), ty, security, Some(key), make()?);
                 Ok((reference.object().clone(), (reference, all)))
             },
         )?;
@@ -262,7 +258,7 @@ impl Process {
             |t| t.handle_count() != 0,
             |dir| {
                 let body = PrivateNamespace { boundary: boundary.key(), dir };
-                let reference = object::allocate(kernel, ty, security, None, body);
+                let reference = object::allocate(kernel.domain(), ty, security, None, body);
                 Ok::<_, Error>((reference.object().clone(), reference))
             },
         )?;

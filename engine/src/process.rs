@@ -11,7 +11,8 @@ use crate::handle::Handle;
 use crate::ids::ClientIds;
 use crate::kernel::KernelShared;
 use crate::object::types::{ObjectType, TypeInfo};
-use crate::object::{self, HandleRef, ObjectHeader, ObjectRef};
+use crate::object::{self, HandleRef, ObjectHeader};
+use crate::reference::ObjectRef;
 use crate::security::{self, Privilege, SecurityAttributes, Token};
 use crate::sync::{epoch, Arc, AtomicBool, AtomicU32, Ordering};
 use crate::table::{HandleTable, Snapshot};
@@ -73,6 +74,9 @@ pub(crate) struct ProcessObject {
     pub(crate) private: crate::names::PrivateAliases,
     /// The id space `pid` is reserved in, until this payload is dropped with its block.
     ids: Arc<ClientIds>,
+    /// The kernel: a process keeps it alive (object headers do not count it; see
+    /// `object::Domain`). Last, so the table drops (releasing its entries) before it.
+    pub(crate) kernel: Arc<KernelShared>,
 }
 
 impl Drop for ProcessObject {
@@ -132,7 +136,7 @@ pub(crate) fn on_last_handle(header: &ObjectHeader) {
         }
         fn terminate(obj: &ObjectHeader) {
             if let Some(p) = obj.body::<ProcessObject>() {
-                let _ = p.terminate(obj.kernel(), 0);
+                let _ = p.terminate(&p.kernel, 0);
             }
         }
         // The closing handle still holds a pointer reference, so this succeeds; it keeps
@@ -175,7 +179,7 @@ pub(crate) fn on_last_handle(header: &ObjectHeader) {
     }
     #[cfg(loom)]
     if let Some(p) = header.body::<ProcessObject>() {
-        let _ = p.terminate(header.kernel(), 0);
+        let _ = p.terminate(&p.kernel, 0);
     }
 }
 
@@ -222,7 +226,7 @@ impl Process {
     }
 
     pub(crate) fn kernel(&self) -> &Arc<KernelShared> {
-        self.object.kernel()
+        &self.inner().kernel
     }
 
     #[inline]
@@ -260,10 +264,11 @@ impl Process {
             exit_code: AtomicU32::new(0),
             private: Default::default(),
             ids: Arc::clone(&kernel.ids),
+            kernel: Arc::clone(kernel),
         };
         fill(&body.table);
         let security = token.descriptor_for_new(None);
-        let object = object::allocate(kernel, &kernel.builtin.process, security, None, body);
+        let object = object::allocate(kernel.domain(), &kernel.builtin.process, security, None, body);
         if let Some(p) = object.body::<ProcessObject>() {
             p.table.set_owner(object.object().as_ptr());
         }
@@ -486,7 +491,7 @@ impl Process {
         let guard = epoch::pin();
         let object = self.lookup(h, ty.info_ptr(), access, &guard)?;
         let counted = object.try_ref().ok_or(Error::InvalidHandle)?;
-        ObjectRef::new(counted).ok_or(Error::InvalidHandle)
+        ObjectRef::new(counted, self.kernel()).ok_or(Error::InvalidHandle)
     }
 
     /// Pins the epoch once for many lookups ([`Pinned::get`]): the cheapest way to look
@@ -545,9 +550,11 @@ impl Process {
         // name behind (SPEC §5).
         let slot = me.table.reserve()?;
         let (reference, granted, already_existed) = match name {
-            None | Some("") => {
-                (object::allocate(self.kernel(), ty, security, None, make()?), ty.info.all_access(), false)
-            }
+            None | Some("") => (
+                object::allocate(self.kernel().domain(), ty, security, None, make()?),
+                ty.info.all_access(),
+                false,
+            ),
             Some(name) => self.kernel().names.create(self, ty, security, name, make)?,
         };
         let handle = slot.fill(reference, granted, flags)?;

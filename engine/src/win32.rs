@@ -10,9 +10,10 @@ use std::path::Path;
 use crate::access::Access;
 use crate::error::{Error, Result};
 use crate::handle::Handle;
-use crate::object::{self, ObjectRef};
+use crate::object;
 use crate::objects::{Event, File, FileMapping, Job, Mutex, Semaphore, WaitableTimer};
 use crate::process::{inherit_flag, Created, Process};
+use crate::reference::ObjectRef;
 use crate::security::SecurityAttributes;
 use crate::sync::{epoch, lock, AtomicBool, AtomicI32, AtomicU32, Mutex as Lock, Ordering};
 
@@ -181,14 +182,21 @@ impl Process {
     /// `SetEvent`: needs EVENT_MODIFY_STATE.
     pub fn set_event(&self, h: Handle) -> Result<()> {
         self.with_object(&self.kernel().builtin.event, h, Access::EVENT_MODIFY_STATE, |e| {
-            e.signaled.store(true, Ordering::Release);
+            // Load first: setting a set event changes nothing and must not write the
+            // event's cache line (threads setting a hot event would bounce it).
+            if !e.signaled.load(Ordering::Relaxed) {
+                e.signaled.store(true, Ordering::Release);
+            }
         })
     }
 
     /// `ResetEvent`: needs EVENT_MODIFY_STATE.
     pub fn reset_event(&self, h: Handle) -> Result<()> {
         self.with_object(&self.kernel().builtin.event, h, Access::EVENT_MODIFY_STATE, |e| {
-            e.signaled.store(false, Ordering::Release);
+            // As in `set_event`: no write when nothing changes.
+            if e.signaled.load(Ordering::Relaxed) {
+                e.signaled.store(false, Ordering::Release);
+            }
         })
     }
 
@@ -280,7 +288,7 @@ impl Process {
         // type's ALL_ACCESS.
         let me = self.alive()?;
         let security = me.token.descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
-        let reference = object::allocate(self.kernel(), &ty, security, None, file);
+        let reference = object::allocate(self.kernel().domain(), &ty, security, None, file);
         me.table.insert(reference, granted, inherit_flag(sa.is_some_and(|sa| sa.inherit_handle)))
     }
 

@@ -20,26 +20,62 @@
 pub(crate) mod types;
 
 use std::any::{Any, TypeId};
-use std::fmt;
-use std::marker::PhantomData;
 use std::ops::Deref;
 use std::ptr::NonNull;
 
-use crate::kernel::KernelShared;
+use kobj_namespace::DirId;
+
 use crate::security::ObjectSecurity;
-use crate::sync::{epoch, Arc, AtomicUsize, Ordering};
+use crate::sync::{epoch, AtomicUsize, Ordering, StripedCounter};
 use types::TypeInfo;
+
+/// What every object of one kernel shares at this layer: the live-object count and the
+/// work the layers above do when an object's last handle closes. The kernel embeds it
+/// as the first field of its state, and each header points at it without counting a
+/// reference — creating or destroying an object writes no kernel-wide cache line.
+///
+/// That is sound because the kernel outlives every use of a header's `domain` (and of
+/// its `ty`): an object is reached only by a caller that holds the kernel — a `Kernel`,
+/// a `Process` (the process payload keeps its kernel), an `ObjectRef` (which keeps it),
+/// or code running inside such a call — and an object that nothing reachable holds is
+/// never touched again (its block is freed through the epoch by a closure that reads
+/// neither field).
+pub(crate) struct Domain {
+    /// Objects made and not yet destroyed, striped by thread.
+    live: StripedCounter,
+    /// The kernel's work at an object's last handle: its name, then its type's hook.
+    last_handle: fn(&ObjectHeader),
+}
+
+impl Domain {
+    pub(crate) fn new(last_handle: fn(&ObjectHeader)) -> Domain {
+        Domain { live: StripedCounter::new(), last_handle }
+    }
+
+    /// Objects of this domain not yet destroyed.
+    pub(crate) fn live(&self) -> usize {
+        self.live.sum()
+    }
+}
+
+/// Where a named object's name lives, kept in its header so the last close can find it.
+pub(crate) struct NameKey {
+    pub(crate) dir: DirId,
+    pub(crate) name: Box<str>,
+}
 
 /// The header every object block starts with.
 pub(crate) struct ObjectHeader {
     handles: AtomicUsize,
     pointers: AtomicUsize,
-    /// The type. Registered types live as long as the kernel, which `kernel` keeps alive.
+    /// The type. Registered types live as long as their kernel (see [`Domain`]).
     ty: NonNull<TypeInfo>,
-    kernel: Arc<KernelShared>,
+    /// The kernel's object domain, uncounted (see [`Domain`]). Derived from a pointer
+    /// to the whole kernel state, so the kernel layer may cast it back (`kernel::of`).
+    domain: NonNull<Domain>,
     pub(crate) security: ObjectSecurity,
     /// Where the object is named, if it is.
-    pub(crate) name: Option<crate::names::NameKey>,
+    pub(crate) name: Option<NameKey>,
     /// The payload's type, for checked downcasts.
     payload_type: TypeId,
     /// The payload, inside this same block (an [`ObjectBlock`]): a pointer derived from
@@ -67,12 +103,13 @@ unsafe fn free_block<P>(header: NonNull<ObjectHeader>) {
     drop(unsafe { Box::from_raw(header.as_ptr().cast::<ObjectBlock<P>>()) });
 }
 
-// SAFETY: every field but `ty` and `body` is Send + Sync; `ty` points at an immutable
-// `TypeInfo` owned by the kernel's registry, which `kernel` keeps alive for the header's
-// lifetime; `body` points at this block's payload, which `allocate` requires to be
-// Send + Sync.
+// SAFETY: every field but `ty`, `domain` and `body` is Send + Sync; `ty` points at an
+// immutable `TypeInfo` owned by the kernel's registry and `domain` at the kernel's
+// `Domain` (atomics and a fn pointer), both alive for every use (see `Domain`); `body`
+// points at this block's payload, which `allocate` requires to be Send + Sync.
 unsafe impl Send for ObjectHeader {}
-// SAFETY: as for Send: shared access reads `*ty` (immutable) and `&P` (P: Sync).
+// SAFETY: as for Send: shared access reads `*ty` (immutable), `*domain` (Sync) and `&P`
+// (P: Sync).
 unsafe impl Sync for ObjectHeader {}
 
 impl ObjectHeader {
@@ -81,19 +118,28 @@ impl ObjectHeader {
         // SAFETY: `allocate` is only given a type registered in the header's own kernel
         // (`create_with` refuses a foreign `ObjectType` with INVALID_PARAMETER; the
         // engine's own calls use `kernel.builtin`), so `ty` came from an `Arc<TypeInfo>`
-        // held by `kernel.types`, which never drops a registered type, and `self.kernel`
-        // keeps that registry alive.
+        // held by `kernel.types`, which never drops a registered type, and the kernel
+        // outlives every use of the header (see `Domain`).
         unsafe { self.ty.as_ref() }
+    }
+
+    /// The kernel's object domain.
+    pub(crate) fn domain(&self) -> &Domain {
+        // SAFETY: `allocate` took it from a live kernel, and the kernel outlives every
+        // use of the header (see `Domain`).
+        unsafe { self.domain.as_ref() }
+    }
+
+    /// The raw domain pointer, with the provenance of the whole kernel state it was
+    /// derived from (for the kernel layer's cast back).
+    pub(crate) fn domain_ptr(&self) -> NonNull<Domain> {
+        self.domain
     }
 
     /// True if the object is of the type `ty` points at.
     #[inline]
     pub(crate) fn is_type(&self, ty: *const TypeInfo) -> bool {
         std::ptr::eq(self.ty.as_ptr(), ty)
-    }
-
-    pub(crate) fn kernel(&self) -> &Arc<KernelShared> {
-        &self.kernel
     }
 
     /// The payload, if it is a `P`.
@@ -144,22 +190,25 @@ impl ObjectHeader {
 }
 
 /// Allocates a new object with one handle and one pointer reference, both owned by the
-/// returned [`HandleRef`]; counts it in the kernel's `object_count`.
+/// returned [`HandleRef`]; counts it in its domain's live objects.
+///
+/// `domain` must point at a live kernel's domain, derived from a pointer to the whole
+/// kernel state, and `ty` must be a type of that kernel (the callers check it: a foreign
+/// type is INVALID_PARAMETER; `ty()` relies on it). The kernel layer's `KernelShared::
+/// domain` provides such a pointer.
 pub(crate) fn allocate<P: Any + Send + Sync>(
-    kernel: &Arc<KernelShared>,
+    domain: NonNull<Domain>,
     ty: &types::ObjectType<P>,
     security: ObjectSecurity,
-    name: Option<crate::names::NameKey>,
+    name: Option<NameKey>,
     body: P,
 ) -> HandleRef {
-    // The callers check this (a foreign type is INVALID_PARAMETER); `ty()` relies on it.
-    debug_assert!(ty.belongs_to(kernel.id), "an object made with another kernel's type");
     let block = Box::into_raw(Box::new(ObjectBlock {
         header: ObjectHeader {
             handles: AtomicUsize::new(1),
             pointers: AtomicUsize::new(1),
             ty: NonNull::from(&*ty.info),
-            kernel: Arc::clone(kernel),
+            domain,
             security,
             name,
             payload_type: TypeId::of::<P>(),
@@ -173,7 +222,8 @@ pub(crate) fn allocate<P: Any + Send + Sync>(
     unsafe {
         (*block).header.body = NonNull::new_unchecked(std::ptr::addr_of_mut!((*block).body).cast());
     }
-    kernel.objects_created();
+    // SAFETY: per the contract, a live kernel's domain.
+    unsafe { domain.as_ref() }.live.increment();
     // SAFETY: `block` is non-null (Box) and its header is its first field (`repr(C)`).
     HandleRef(ObjRef(unsafe { NonNull::new_unchecked(block.cast::<ObjectHeader>()) }))
 }
@@ -263,7 +313,7 @@ fn destroy(ptr: NonNull<ObjectHeader>) {
     // (freeing is deferred below) and nobody can take a new reference (try_ref refuses
     // zero).
     let header = unsafe { ptr.as_ref() };
-    header.kernel.objects_destroyed();
+    header.domain().live.decrement();
     let raw = ptr.as_ptr() as usize;
     let free = header.free;
     let guard = epoch::pin();
@@ -339,60 +389,7 @@ impl Drop for HandleRef {
 
 #[cold]
 fn last_handle_closed(obj: &ObjRef) {
-    if let Some(key) = &obj.name {
-        obj.kernel.names.remove(key, obj.as_ptr());
-    }
-    if let Some(hook) = obj.ty().on_last_handle {
-        hook(obj);
-    }
-}
-
-/// A counted reference to an object whose payload is a `P`, outliving any pin.
-///
-/// Keeps the object's memory alive (not the object in use: its name goes when the
-/// last *handle* closes). Dereferences to the payload.
-pub struct ObjectRef<P> {
-    obj: ObjRef,
-    _payload: PhantomData<fn() -> P>,
-}
-
-impl<P: Any> ObjectRef<P> {
-    pub(crate) fn new(obj: ObjRef) -> Option<Self> {
-        obj.body::<P>()?;
-        Some(ObjectRef { obj, _payload: PhantomData })
-    }
-
-    /// The untyped counted reference inside.
-    pub(crate) fn into_counted(self) -> ObjRef {
-        self.obj
-    }
-
-    /// True if both references name the same object.
-    #[must_use]
-    pub fn same_object(&self, other: &ObjectRef<P>) -> bool {
-        std::ptr::eq(self.obj.as_ptr(), other.obj.as_ptr())
-    }
-}
-
-impl<P: Any> Deref for ObjectRef<P> {
-    type Target = P;
-    fn deref(&self) -> &P {
-        match self.obj.body::<P>() {
-            Some(p) => p,
-            // `new` checked the payload type, and a payload never changes.
-            None => unreachable!("ObjectRef payload type checked at construction"),
-        }
-    }
-}
-
-impl<P> Clone for ObjectRef<P> {
-    fn clone(&self) -> Self {
-        ObjectRef { obj: self.obj.clone(), _payload: PhantomData }
-    }
-}
-
-impl<P: Any + fmt::Debug> fmt::Debug for ObjectRef<P> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ObjectRef").field("type", &self.obj.ty().name).field("payload", &**self).finish()
-    }
+    // The layers above decide what a last handle means (a name removed, a process
+    // terminated): this layer only calls up through the hook the kernel registered.
+    (obj.domain().last_handle)(obj);
 }
