@@ -17,8 +17,10 @@
 //! under a pin, the name table) are taken with increment-if-not-zero, never a plain
 //! increment, so a count that reached zero is never resurrected (SPEC §5).
 
+mod cache;
 pub(crate) mod types;
 
+use std::alloc::Layout;
 use std::any::{Any, TypeId};
 use std::ops::Deref;
 use std::ptr::NonNull;
@@ -26,7 +28,7 @@ use std::ptr::NonNull;
 use kobj_namespace::DirId;
 
 use crate::security::ObjectSecurity;
-use crate::sync::{epoch, AtomicUsize, Ordering, StripedCounter};
+use crate::sync::{AtomicUsize, Ordering, StripedCounter};
 use types::TypeInfo;
 
 /// What every object of one kernel shares at this layer: the live-object count and the
@@ -81,8 +83,9 @@ pub(crate) struct ObjectHeader {
     /// The payload, inside this same block (an [`ObjectBlock`]): a pointer derived from
     /// the block's allocation, so it may reach past the header.
     body: NonNull<()>,
-    /// Frees the whole block (`ObjectBlock<P>` for the payload type `P`).
-    free: unsafe fn(NonNull<ObjectHeader>),
+    /// Drops the whole block in place (`ObjectBlock<P>` for the payload type `P`) and
+    /// returns its layout, for the memory to be reused or freed (`cache`).
+    drop_block: cache::DropBlock,
 }
 
 /// One object: header and payload in a single allocation. `repr(C)` puts the header
@@ -93,14 +96,16 @@ struct ObjectBlock<P> {
     body: P,
 }
 
-/// Frees a block whose payload is a `P`.
+/// Drops a block whose payload is a `P` in place, leaving its memory allocated, and
+/// returns the memory's layout.
 ///
 /// # Safety
-/// `header` must come from `allocate::<P>` (a leaked `Box<ObjectBlock<P>>`), and nothing
-/// may use the block afterwards.
-unsafe fn free_block<P>(header: NonNull<ObjectHeader>) {
-    // SAFETY: per the contract, the pointer is the block's own, with its provenance.
-    drop(unsafe { Box::from_raw(header.as_ptr().cast::<ObjectBlock<P>>()) });
+/// `header` must come from `allocate::<P>` and nothing may use the block afterwards.
+unsafe fn drop_block<P>(header: NonNull<ObjectHeader>) -> Layout {
+    // SAFETY: per the contract, the pointer is the block's own, with its provenance, and
+    // the block is initialised and ours alone.
+    unsafe { std::ptr::drop_in_place(header.as_ptr().cast::<ObjectBlock<P>>()) };
+    Layout::new::<ObjectBlock<P>>()
 }
 
 // SAFETY: every field but `ty`, `domain` and `body` is Send + Sync; `ty` points at an
@@ -203,7 +208,20 @@ pub(crate) fn allocate<P: Any + Send + Sync>(
     name: Option<NameKey>,
     body: P,
 ) -> HandleRef {
-    let block = Box::into_raw(Box::new(ObjectBlock {
+    let layout = Layout::new::<ObjectBlock<P>>();
+    // Memory this thread freed earlier for a block of the same layout, else new.
+    let block = match cache::take(layout) {
+        Some(memory) => memory.as_ptr().cast::<ObjectBlock<P>>(),
+        None => {
+            // SAFETY: the layout is not zero-sized (the header is not).
+            let memory = unsafe { std::alloc::alloc(layout) }.cast::<ObjectBlock<P>>();
+            if memory.is_null() {
+                std::alloc::handle_alloc_error(layout);
+            }
+            memory
+        }
+    };
+    let value = ObjectBlock {
         header: ObjectHeader {
             handles: AtomicUsize::new(1),
             pointers: AtomicUsize::new(1),
@@ -213,18 +231,21 @@ pub(crate) fn allocate<P: Any + Send + Sync>(
             name,
             payload_type: TypeId::of::<P>(),
             body: NonNull::dangling(),
-            free: free_block::<P>,
+            drop_block: drop_block::<P>,
         },
         body,
-    }));
-    // SAFETY: `block` is a fresh allocation nobody else can see yet; the payload pointer
-    // is derived from it, so it keeps the block's provenance.
+    };
+    // SAFETY: `block` is memory of `ObjectBlock<P>`'s layout that nobody else can see (a
+    // fresh allocation, or a harvested block: dropped, and unreachable since the epoch
+    // allowed it); the payload pointer is derived from it, so it keeps its provenance.
     unsafe {
+        block.write(value);
         (*block).header.body = NonNull::new_unchecked(std::ptr::addr_of_mut!((*block).body).cast());
     }
     // SAFETY: per the contract, a live kernel's domain.
     unsafe { domain.as_ref() }.live.increment();
-    // SAFETY: `block` is non-null (Box) and its header is its first field (`repr(C)`).
+    // SAFETY: `block` is non-null (checked or cached) and its header is its first field
+    // (`repr(C)`).
     HandleRef(ObjRef(unsafe { NonNull::new_unchecked(block.cast::<ObjectHeader>()) }))
 }
 
@@ -314,16 +335,10 @@ fn destroy(ptr: NonNull<ObjectHeader>) {
     // zero).
     let header = unsafe { ptr.as_ref() };
     header.domain().live.decrement();
-    let raw = ptr.as_ptr() as usize;
-    let free = header.free;
-    let guard = epoch::pin();
-    // SAFETY: the block came from `allocate` and `free` is its own freeing function. A
-    // thread that read this pointer out of a table entry did so while pinned and while
-    // the entry still held a reference, i.e. before this point; epoch defers the free
-    // until every such pin is over, so no reader touches freed memory.
-    unsafe {
-        guard.defer_unchecked(move || free(NonNull::new_unchecked(raw as *mut ObjectHeader)));
-    }
+    // A thread that read this pointer out of a table entry did so while pinned and while
+    // the entry still held a reference, i.e. before this point; the cache reuses or frees
+    // the block only once the epoch says every such pin is over.
+    cache::retire(ptr, header.drop_block);
 }
 
 /// One handle's worth of references: a handle count and a pointer count. What a table
