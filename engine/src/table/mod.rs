@@ -205,13 +205,27 @@ pub(crate) struct Snapshot<'g> {
     pub(crate) generation: u32,
 }
 
-type Leaf = [Entry];
+/// A leaf page, aligned to a cache line: entries `4k..4k+3` share one line and no
+/// other, so fresh slots handed out a line at a time ([`FRESH_CHUNK`]) keep two threads'
+/// entries off one line.
+#[repr(C, align(64))]
+struct LeafPage([Entry; LEAF_LEN]);
+
 type Dir = [AtomicUsize];
+
+/// Fresh slots a stripe claims from the high-water mark at once: a cache line of
+/// entries, so two threads creating in one process do not write one line (false
+/// sharing). One under loom, where pages are two entries.
+#[cfg(not(loom))]
+const FRESH_CHUNK: usize = 4;
+#[cfg(loom)]
+const FRESH_CHUNK: usize = 1;
+const _: () = assert!(LEAF_LEN % FRESH_CHUNK == 0 && FRESH_CHUNK * 16 <= 64);
 
 /// A per-process handle table.
 pub(crate) struct HandleTable {
     /// The root page with its level in the low bits (see the module docs); 0 = empty.
-    /// Leaf pages are leaked `Box<[Entry]>`s, mid and top pages leaked
+    /// Leaf pages are leaked `Box<LeafPage>`s, mid and top pages leaked
     /// `Box<[AtomicUsize]>`s whose slots hold child page pointers (0 = not allocated).
     root: AtomicUsize,
     /// The top page's length: enough mid pages to reach the limit.
@@ -224,8 +238,10 @@ pub(crate) struct HandleTable {
     /// own stripe and pops its own first, so threads on different stripes do not bounce
     /// one head between them.
     free: [CachePadded<AtomicU64>; STRIPES],
-    /// Slots `0..high_water` have been handed out at least once.
+    /// Slots `0..high_water` have been handed out at least once, or claimed by a stripe.
     high_water: CachePadded<AtomicUsize>,
+    /// Per stripe, the rest of the line of fresh slots it claimed (see `fresh_index`).
+    fresh: [CachePadded<AtomicU64>; STRIPES],
     /// Live entries, striped like the free lists.
     count: StripedCounter,
     /// Set once by `close_all`; no insert succeeds after it.
@@ -243,6 +259,7 @@ impl HandleTable {
             top_len: (limit - 1) / (LEAF_LEN * MID_LEN) + 1,
             free: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
             high_water: CachePadded::new(AtomicUsize::new(0)),
+            fresh: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
             count: StripedCounter::new(),
             closed: AtomicBool::new(false),
             owner: AtomicUsize::new(0),
@@ -282,7 +299,7 @@ impl HandleTable {
             }
             _ => return None,
         } as *const Entry;
-        // SAFETY: a published leaf page is a leaked Box<[Entry]> of LEAF_LEN entries that
+        // SAFETY: a published leaf page is a leaked Box<LeafPage> of LEAF_LEN entries that
         // lives until the table drops (pages never move or shrink); `&self` outlives it.
         Some(unsafe { &*leaf.add(index & (LEAF_LEN - 1)) })
     }
@@ -303,7 +320,7 @@ impl HandleTable {
             }
             // A first leaf, or a new root page one level up whose slot 0 is the old root.
             let (new, len) = if page == 0 {
-                (Box::into_raw(new_leaf()) as *mut Entry as usize, LEAF_LEN)
+                (Box::into_raw(new_leaf()) as usize, LEAF_LEN)
             } else {
                 let len = if level == 0 { MID_LEN } else { self.top_len };
                 let parent = new_dir(len);
@@ -318,7 +335,7 @@ impl HandleTable {
                 // page this frees only the page, not the old root its slot 0 names.
                 unsafe {
                     if page == new {
-                        drop(Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut Entry, len)));
+                        drop(Box::from_raw(page as *mut LeafPage));
                     } else {
                         drop(Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut AtomicUsize, len)));
                     }
@@ -543,23 +560,91 @@ impl HandleTable {
         }
     }
 
+    /// A slot never handed out: from this stripe's claimed line, else a new line claimed
+    /// from the high-water mark, else (at the limit) another stripe's leftovers.
+    /// NO_SYSTEM_RESOURCES only when every slot below the limit has been handed out.
     fn fresh_index(&self) -> Result<usize> {
+        let own = stripe();
+        if let Some(index) = take_fresh(&self.fresh[own]) {
+            return Ok(index);
+        }
+        let Some((base, end)) = self.claim_line() else {
+            return (1..STRIPES)
+                .find_map(|k| take_fresh(&self.fresh[(own + k) % STRIPES]))
+                .ok_or(Error::NoSystemResources);
+        };
+        if base + 1 < end {
+            // The rest of the line goes to this stripe's cursor, if it is still used up;
+            // a thread sharing the stripe may have claimed a line meanwhile, and then our
+            // leftovers go on the free list instead (never lost).
+            let cursor = &self.fresh[own];
+            let current = cursor.load(Ordering::Relaxed);
+            let installed = current >> 32 >= current & 0xFFFF_FFFF
+                && cursor
+                    .compare_exchange(
+                        current,
+                        pack_fresh(base + 1, end),
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    )
+                    .is_ok();
+            if !installed {
+                self.entry_or_alloc(base);
+                for index in base + 1..end {
+                    self.push_free(index);
+                }
+            }
+        }
+        Ok(base)
+    }
+
+    /// Claims the rest of the line at the high-water mark (a whole line, unless the mark
+    /// is mid-line after inheritance or the limit cuts it): `(first, end)`.
+    fn claim_line(&self) -> Option<(usize, usize)> {
         let mut n = self.high_water.load(Ordering::Relaxed);
         loop {
             if n >= self.limit {
-                return Err(Error::NoSystemResources);
+                return None;
             }
+            let end = ((n / FRESH_CHUNK + 1) * FRESH_CHUNK).min(self.limit);
             // Release: `close_all` reads `high_water` with Acquire to bound its sweep.
-            match self.high_water.compare_exchange_weak(n, n + 1, Ordering::Release, Ordering::Relaxed) {
-                Ok(_) => return Ok(n),
+            match self.high_water.compare_exchange_weak(n, end, Ordering::Release, Ordering::Relaxed) {
+                Ok(_) => return Some((n, end)),
                 Err(now) => n = now,
             }
         }
     }
 }
 
-fn new_leaf() -> Box<Leaf> {
-    (0..LEAF_LEN).map(|_| Entry::new()).collect()
+/// A stripe's claimed-but-unused fresh slots: `next` in the high 32 bits, `end` in the
+/// low 32 (indices are below 2^30).
+fn pack_fresh(next: usize, end: usize) -> u64 {
+    ((next as u64) << 32) | end as u64
+}
+
+/// Takes the next slot of a stripe's claimed line, if any is left. Relaxed: the cursor
+/// only divides indices between takers; what the slots hold is published by `fill`.
+fn take_fresh(cursor: &AtomicU64) -> Option<usize> {
+    let mut current = cursor.load(Ordering::Relaxed);
+    loop {
+        let (next, end) = (current >> 32, current & 0xFFFF_FFFF);
+        if next >= end {
+            return None;
+        }
+        match cursor.compare_exchange_weak(
+            current,
+            pack_fresh(next as usize + 1, end as usize),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return Some(next as usize),
+            Err(now) => current = now,
+        }
+    }
+}
+
+fn new_leaf() -> Box<LeafPage> {
+    Box::new(LeafPage(std::array::from_fn(|_| Entry::new())))
 }
 
 fn new_dir(len: usize) -> Box<Dir> {
@@ -586,13 +671,13 @@ fn publish_child<T: NewPage>(dir: usize, i: usize) -> *const T {
     if current != 0 {
         return current as *const T;
     }
-    let page = Box::into_raw(T::new_page()) as *mut T as usize;
+    let page = T::new_page();
     // AcqRel: Release publishes the initialised page; Acquire on failure sees the winner's.
     match slot.compare_exchange(0, page, Ordering::AcqRel, Ordering::Acquire) {
         Ok(_) => page as *const T,
         Err(winner) => {
             // SAFETY: our page was never published; we still own it alone.
-            drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut T, T::LEN)) });
+            unsafe { T::free_unpublished(page) };
             winner as *const T
         }
     }
@@ -600,21 +685,32 @@ fn publish_child<T: NewPage>(dir: usize, i: usize) -> *const T {
 
 /// The two kinds of page below the root: leaves and mid directories.
 trait NewPage: Sized {
-    const LEN: usize;
-    fn new_page() -> Box<[Self]>;
+    /// A new page, leaked; its address.
+    fn new_page() -> usize;
+    /// Frees a page from `new_page`.
+    ///
+    /// # Safety
+    /// `page` must come from `new_page` of this type and be owned by the caller alone.
+    unsafe fn free_unpublished(page: usize);
 }
 
 impl NewPage for Entry {
-    const LEN: usize = LEAF_LEN;
-    fn new_page() -> Box<[Entry]> {
-        new_leaf()
+    fn new_page() -> usize {
+        Box::into_raw(new_leaf()) as usize
+    }
+    unsafe fn free_unpublished(page: usize) {
+        // SAFETY: per the contract, a leaked Box<LeafPage> we own.
+        drop(unsafe { Box::from_raw(page as *mut LeafPage) });
     }
 }
 
 impl NewPage for AtomicUsize {
-    const LEN: usize = MID_LEN;
-    fn new_page() -> Box<[AtomicUsize]> {
-        new_dir(MID_LEN)
+    fn new_page() -> usize {
+        Box::into_raw(new_dir(MID_LEN)) as *mut AtomicUsize as usize
+    }
+    unsafe fn free_unpublished(page: usize) {
+        // SAFETY: per the contract, a leaked Box<[AtomicUsize]> of MID_LEN we own.
+        drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut AtomicUsize, MID_LEN)) });
     }
 }
 
@@ -625,8 +721,8 @@ impl NewPage for AtomicUsize {
 /// other thread (the table is being dropped).
 unsafe fn free_page(page: usize, level: usize, len: usize) {
     if level == 0 {
-        // SAFETY: per the contract, a leaked Box<[Entry]> of LEAF_LEN we now own.
-        drop(unsafe { Box::from_raw(ptr::slice_from_raw_parts_mut(page as *mut Entry, LEAF_LEN)) });
+        // SAFETY: per the contract, a leaked Box<LeafPage> we now own.
+        drop(unsafe { Box::from_raw(page as *mut LeafPage) });
         return;
     }
     // SAFETY: per the contract, a leaked Box<[AtomicUsize]> of `len` slots we now own.
