@@ -106,13 +106,14 @@ pub(crate) struct PrivateAliases {
     map: Mutex<AliasMap>,
 }
 
-/// Aliases by name and by handle, kept in step: `by_handle[h] == a` exactly when
-/// `by_alias[a].handle == h`.
+/// Aliases by name and by handle, kept in step: `by_handle[h] == (a, g)` exactly when
+/// `by_alias[a]` is handle `h` of generation `g`.
 #[derive(Default)]
 struct AliasMap {
     by_alias: HashMap<Arc<str>, Alias>,
-    /// Which alias a handle carries, to find it when the handle closes.
-    by_handle: HashMap<Handle, Arc<str>>,
+    /// Which alias a handle carries, and the generation it was opened at, to find it
+    /// when the handle closes.
+    by_handle: HashMap<Handle, (Arc<str>, u32)>,
 }
 
 struct Alias {
@@ -133,7 +134,7 @@ impl AliasMap {
 
     /// Unmaps the alias `handle` carries, if any.
     fn unlink_handle(&mut self, handle: Handle) {
-        if let Some(alias) = self.by_handle.remove(&handle) {
+        if let Some((alias, _)) = self.by_handle.remove(&handle) {
             self.by_alias.remove(&alias);
         }
     }
@@ -165,7 +166,7 @@ impl PrivateAliases {
         map.unlink_handle(handle);
         map.unlink_alias(alias);
         let alias: Arc<str> = alias.into();
-        map.by_handle.insert(handle, Arc::clone(&alias));
+        map.by_handle.insert(handle, (Arc::clone(&alias), generation));
         map.by_alias.insert(alias, Alias { dir, handle, generation });
         self.any.store(true, Ordering::Release);
     }
@@ -182,10 +183,7 @@ impl PrivateAliases {
         // No shortcut on `any`: the map's lock orders this against `insert`, which
         // either sees the entry closed or maps the alias before this looks.
         let mut map = lock(&self.map);
-        let generation = match map.by_handle.get(&handle).and_then(|alias| map.by_alias.get(alias)) {
-            Some(a) => a.generation,
-            None => return,
-        };
+        let Some(&(_, generation)) = map.by_handle.get(&handle) else { return };
         if !is_live(process, handle, generation) {
             map.unlink_handle(handle);
         }

@@ -18,12 +18,13 @@
 //! ```
 //!
 //! [`Namespace::new`] builds the skeleton and session 0; [`Namespace::enter_session`]
-//! adds session n, [`Namespace::leave_session`] lets it go (see "Sessions"). A Win32 name (`x`, `Local\x`, `Global\x`, `Session\2\x`, `alias\x`)
-//! is a path relative to the caller's session directory; [`Namespace::resolve`] walks it
-//! to a [`Resolved`] `(directory, final component)`, the operations then act on that
-//! one name. A private namespace ([`Namespace::create_private`]) is a directory found
-//! by its boundary rather than by path; a process that holds it reaches it through its
-//! alias, which the engine supplies to `resolve` as a callback.
+//! adds session n, [`Namespace::leave_session`] lets it go (see "Sessions"). A Win32
+//! name (`x`, `Local\x`, `Global\x`, `Session\2\x`, `alias\x`) is a path relative to the
+//! caller's session directory; [`Namespace::resolve`] walks it to a [`Resolved`]
+//! `(directory, final component)`, the operations then act on that one name. A private
+//! namespace ([`Namespace::create_private`]) is a directory found by its boundary rather
+//! than by path; a process that holds it reaches it through its alias, which the engine
+//! supplies to `resolve` as a callback.
 //!
 //! # One sharded table
 //!
