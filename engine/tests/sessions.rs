@@ -184,6 +184,8 @@ fn session_removal_races_with_creators() {
                 }
             });
         }
+        // Stops the loops above even if an assertion below panics (else the scope hangs).
+        let _stop = StopOnDrop(&stop);
         let mut made = 0;
         for i in 0..5_000 {
             let name = format!("Session\\5\\outside{}", i % 3);
@@ -203,4 +205,13 @@ fn session_removal_races_with_creators() {
     finish(&k, base, vec![outsider]);
     assert_eq!(sessions(&k), ["0"]);
     assert_eq!(k.namespace_entry_count(), base_entries);
+}
+
+/// Sets its flag when dropped, so threads looping on it end even when the test panics.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }

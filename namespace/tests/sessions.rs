@@ -195,6 +195,8 @@ fn removal_races_with_creators_and_entering_processes() {
                 ns.leave_session(8);
             })
         };
+        // Stops the loops above even if an assertion below panics (else the scope hangs).
+        let _stop = StopOnDrop(&stop);
         // Creators from session 0.
         let creators: Vec<_> = (0..2)
             .map(|t| {
@@ -227,4 +229,13 @@ fn removal_races_with_creators_and_entering_processes() {
     });
     assert_eq!(ns.entry_count(), baseline, "a session or a name was left behind");
     assert_eq!(ns.session_count(), 1);
+}
+
+/// Sets its flag when dropped, so threads looping on it end even when the test panics.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
