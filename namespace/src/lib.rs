@@ -30,8 +30,10 @@
 //!
 //! Every entry of every directory (object, sub-directory or link) lives in one
 //! `DashMap` keyed by `(DirId, name)`. A name operation hashes its key to one shard and
-//! takes that shard's lock and no other: creators of unrelated names in the same
-//! directory do not meet, and there is no per-directory lock for a popular directory
+//! takes that shard's lock and no other of this table (a create in a session directory
+//! n ≥ 1 also holds its session's shard lock, shared, and the removal of such a name takes
+//! it just after: see "Sessions"), so creators of unrelated names in the same directory
+//! do not meet, and there is no per-directory lock for a popular directory
 //! (`\BaseNamedObjects` holds most names) to serialise on. Walking a path costs one
 //! shared shard lock per component, taken and released in turn; the hottest prefixes,
 //! a session directory's fixed links `Global`, `Local` and `Session`, are answered
