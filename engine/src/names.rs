@@ -153,7 +153,8 @@ impl PrivateAliases {
         map.by_handle.clear();
     }
 
-    /// Maps `alias` to `dir` through the handle just opened at (`handle`, `generation`).
+    /// Maps `alias` to `dir` through the handle just opened at (`handle`, `generation`;
+    /// as the table gave it, so with its low two bits clear).
     fn insert(&self, process: &ProcessObject, alias: &str, dir: DirId, handle: Handle, generation: u32) {
         let mut map = lock(&self.map);
         // Checked under the map's lock: if the handle was already closed by another
@@ -180,6 +181,9 @@ impl PrivateAliases {
         if object.body::<PrivateNamespace>().is_none() {
             return;
         }
+        // The caller may have closed `h | 1`, `h | 2` or `h | 3`; the map holds `h`.
+        let Some(index) = handle.index() else { return };
+        let handle = Handle::from_index(index);
         // No shortcut on `any`: the map's lock orders this against `insert`, which
         // either sees the entry closed or maps the alias before this looks.
         let mut map = lock(&self.map);

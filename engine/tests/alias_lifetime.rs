@@ -117,6 +117,35 @@ fn duplicate_close_source_unmaps_the_alias() {
     finish(&k, base, vec![p, q]);
 }
 
+// SPEC §3 "Handles and tables": "The low two bits are ignored on every lookup (h | 1,
+// h | 2, h | 3 act on h)": closing a namespace handle through such a value, or
+// duplicating it away with CLOSE_SOURCE, unmaps its alias all the same.
+#[test]
+fn closing_through_the_low_bits_unmaps_the_alias() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let b = boundary("LowBits");
+    let kept = p.create_private_namespace(&b, "kept").unwrap();
+    for bits in 1..=3 {
+        let h = p.open_private_namespace(&b, "a").unwrap();
+        p.close_handle(Handle::from_raw(h.raw() | bits)).unwrap();
+        assert_eq!(p.private_alias_count(), 1);
+        assert!(!mapped(&p, "a"));
+        let h = p.open_private_namespace(&b, "b").unwrap();
+        let opts = DuplicateOptions::CLOSE_SOURCE;
+        let source = Handle::from_raw(h.raw() | bits);
+        assert_eq!(
+            p.duplicate_handle(Handle::CURRENT_PROCESS, source, None, Access::empty(), false, opts),
+            Ok(None)
+        );
+        assert_eq!(p.private_alias_count(), 1);
+        assert!(!mapped(&p, "b"));
+    }
+    p.close_handle(kept).unwrap();
+    finish(&k, base, vec![p]);
+}
+
 // SPEC §3 "Objects and lifetime": terminate closes every handle, so every alias goes.
 #[test]
 fn terminate_unmaps_every_alias() {

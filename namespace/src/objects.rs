@@ -36,12 +36,12 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// - the name is a directory or a link, one of a session's fixed links, or empty:
     ///   [`NameError::NotAnObject`] (`ERROR_INVALID_HANDLE`);
     /// - the name is free but `at.dir` is a skeleton directory that holds no objects
-    ///   (`\Sessions\BNOLINKS`): [`NameError::AccessDenied`].
-    ///
+    ///   (`\Sessions\BNOLINKS`): [`NameError::AccessDenied`];
     /// - `at.dir` is the object directory of a session n ≥ 1 that no longer exists (its
-    ///   last process left and its last name went after the walk): [`NameError::PathNotFound`],
-    ///   as a walk now would say. A name in a session directory keeps the session until
-    ///   the name is removed (see [`leave_session`](Self::leave_session)).
+    ///   last process left and its last name went after the walk):
+    ///   [`NameError::PathNotFound`], as a walk now would say. A name in a session
+    ///   directory keeps the session until the name is removed (see
+    ///   [`leave_session`](Self::leave_session)).
     ///
     /// So two racing creators get one object: exactly one of them runs `make`.
     ///
