@@ -8,8 +8,9 @@
 
 use std::any::Any;
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use kobj_namespace::{DirId, NameError, Namespace, Resolved};
+use kobj_namespace::{DirId, NameError, Namespace, Resolved, MAX_NAME_UNITS};
 
 use crate::access::Access;
 use crate::error::{Error, Result};
@@ -19,6 +20,7 @@ use crate::object::{self, HandleRef, ObjRef, ObjectHeader};
 use crate::process::{Process, ProcessObject};
 use crate::security::{self, ObjectSecurity, Privilege, Sid, Token};
 use crate::sync::{epoch, lock, AtomicBool, Mutex, Ordering};
+use crate::table::EntryRef;
 
 pub use kobj_namespace::EntryKind;
 
@@ -90,12 +92,24 @@ pub(crate) fn namespace_last_handle(header: &ObjectHeader) {
 }
 
 /// The aliases a process has mapped to private namespaces. An alias is live while the
-/// handle it was opened with still names the namespace object in the process's table:
-/// closing that handle unmaps it, with no hook on close.
+/// handle it was opened with is open: every close of a namespace handle (`close_handle`,
+/// `DUPLICATE_CLOSE_SOURCE`; terminate clears the lot) unmaps the alias of that handle,
+/// so the map holds at most one alias per open namespace handle. Closes of other objects
+/// pay one type check.
 #[derive(Default)]
 pub(crate) struct PrivateAliases {
     any: AtomicBool,
-    map: Mutex<HashMap<String, Alias>>,
+    map: Mutex<AliasMap>,
+}
+
+/// Aliases by name and by handle, kept in step: `by_handle[h] == (a, g)` exactly when
+/// `by_alias[a]` is handle `h` of generation `g`.
+#[derive(Default)]
+struct AliasMap {
+    by_alias: HashMap<Arc<str>, Alias>,
+    /// Which alias a handle carries, and the generation it was opened at, to find it
+    /// when the handle closes.
+    by_handle: HashMap<Handle, (Arc<str>, u32)>,
 }
 
 struct Alias {
@@ -106,14 +120,78 @@ struct Alias {
     generation: u32,
 }
 
-impl PrivateAliases {
-    pub(crate) fn clear(&self) {
-        lock(&self.map).clear();
+impl AliasMap {
+    /// Unmaps `alias`, if mapped.
+    fn unlink_alias(&mut self, alias: &str) {
+        if let Some(old) = self.by_alias.remove(alias) {
+            self.by_handle.remove(&old.handle);
+        }
     }
 
-    fn insert(&self, alias: &str, dir: DirId, handle: Handle, generation: u32) {
-        lock(&self.map).insert(alias.to_owned(), Alias { dir, handle, generation });
+    /// Unmaps the alias `handle` carries, if any.
+    fn unlink_handle(&mut self, handle: Handle) {
+        if let Some((alias, _)) = self.by_handle.remove(&handle) {
+            self.by_alias.remove(&alias);
+        }
+    }
+}
+
+/// Whether the entry at `handle` is the live period `generation` of the slot.
+fn is_live(process: &ProcessObject, handle: Handle, generation: u32) -> bool {
+    let guard = epoch::pin();
+    process.table.get(handle, &guard).is_some_and(|live| live.generation == generation)
+}
+
+impl PrivateAliases {
+    pub(crate) fn clear(&self) {
+        let mut map = lock(&self.map);
+        map.by_alias.clear();
+        map.by_handle.clear();
+    }
+
+    /// Maps `alias` to `dir` through the handle just opened at (`handle`, `generation`;
+    /// as the table gave it, so with its low two bits clear).
+    fn insert(&self, process: &ProcessObject, alias: &str, dir: DirId, handle: Handle, generation: u32) {
+        let mut map = lock(&self.map);
+        // Checked under the map's lock: if the handle was already closed by another
+        // thread, its close's unmapping may have come and gone, so the alias is not
+        // mapped at all. If it is live, a close now waits for the lock and unmaps it.
+        if !is_live(process, handle, generation) {
+            return;
+        }
+        // Whatever this value carried before belongs to a closed earlier period.
+        map.unlink_handle(handle);
+        map.unlink_alias(alias);
+        let alias: Arc<str> = alias.into();
+        map.by_handle.insert(handle, (Arc::clone(&alias), generation));
+        map.by_alias.insert(alias, Alias { dir, handle, generation });
         self.any.store(true, Ordering::Release);
+    }
+
+    /// After `handle` was closed in `process`'s table: if the closed entry was a private
+    /// namespace's, unmaps the alias it carried. A newer period of the value (filled by
+    /// another thread since) keeps its own alias.
+    pub(crate) fn closed(&self, process: &ProcessObject, handle: Handle, closed: &EntryRef) {
+        // A WEAK entry is a process's handle to itself, never a namespace.
+        let EntryRef::Handle(object) = closed else { return };
+        if object.body::<PrivateNamespace>().is_none() {
+            return;
+        }
+        // The caller may have closed `h | 1`, `h | 2` or `h | 3`; the map holds `h`.
+        let Some(index) = handle.index() else { return };
+        let handle = Handle::from_index(index);
+        // No shortcut on `any`: the map's lock orders this against `insert`, which
+        // either sees the entry closed or maps the alias before this looks.
+        let mut map = lock(&self.map);
+        let Some(&(_, generation)) = map.by_handle.get(&handle) else { return };
+        if !is_live(process, handle, generation) {
+            map.unlink_handle(handle);
+        }
+    }
+
+    /// The number of aliases mapped (live ones: closing a handle unmaps its alias).
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.map).by_alias.len()
     }
 
     /// The private directory `alias` maps to in `process`, if its handle is still open.
@@ -123,7 +201,7 @@ impl PrivateAliases {
         }
         let (dir, handle, generation) = {
             let map = lock(&self.map);
-            let a = map.get(alias)?;
+            let a = map.by_alias.get(alias)?;
             (a.dir, a.handle, a.generation)
         };
         let guard = epoch::pin();
@@ -144,8 +222,15 @@ impl Names {
         Names { ns: Namespace::new() }
     }
 
-    pub(crate) fn ensure_session(&self, session: u32) {
-        self.ns.ensure_session(session);
+    /// A new process enters its session (which comes to exist if it did not).
+    pub(crate) fn enter_session(&self, session: u32) {
+        self.ns.enter_session(session);
+    }
+
+    /// A terminated process leaves its session: the session goes with its last process
+    /// once nothing is named in it.
+    pub(crate) fn leave_session(&self, session: u32) {
+        self.ns.leave_session(session);
     }
 
     /// Removes `key` if it still names the object at `object` (its last handle closed).
@@ -238,6 +323,16 @@ impl Names {
     }
 }
 
+impl crate::Kernel {
+    /// The number of entries (objects, directories, links) in the whole object namespace,
+    /// the skeleton included: for tests that sessions and names leave nothing behind.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn namespace_entry_count(&self) -> usize {
+        self.shared.names.ns.entry_count()
+    }
+}
+
 /// DIRECTORY_ALL_ACCESS: what a private-namespace handle holds.
 const DIRECTORY_ALL_ACCESS: Access = Access::from_bits_retain(0xF000F);
 
@@ -264,7 +359,7 @@ impl Process {
         )?;
         let (handle, generation) =
             slot.fill_generation(reference, DIRECTORY_ALL_ACCESS, Default::default())?;
-        me.private.insert(alias, dir, handle, generation);
+        me.private.insert(me, alias, dir, handle, generation);
         Ok(handle)
     }
 
@@ -288,13 +383,21 @@ impl Process {
         })?;
         let (handle, generation) =
             slot.fill_generation(reference, DIRECTORY_ALL_ACCESS, Default::default())?;
-        me.private.insert(alias, dir, handle, generation);
+        me.private.insert(me, alias, dir, handle, generation);
         Ok(handle)
     }
 }
 
-/// An alias is one path component.
+/// An alias is one path component, no longer than a whole name may be: it only ever
+/// serves as the first component of a name (`alias\name`), which SPEC §3 bounds at
+/// MAX_NAME_UNITS UTF-16 code units (a UNICODE_STRING's 16-bit byte length), so a longer
+/// alias could never be used, and the bound caps what one mapping costs. Longer is
+/// INVALID_NAME, as for a name.
 fn check_alias(alias: &str) -> Result<()> {
+    // A UTF-8 string has at least as many bytes as UTF-16 units: short aliases need no count.
+    if alias.len() > MAX_NAME_UNITS && alias.encode_utf16().count() > MAX_NAME_UNITS {
+        return Err(Error::InvalidName);
+    }
     if alias.is_empty() || alias.contains('\\') {
         Err(Error::InvalidParameter)
     } else {

@@ -115,6 +115,7 @@ impl ProcessObject {
         // Released outside any table operation: a release may run another object's
         // last-handle work (even terminate another process).
         drop(self.table.close_all());
+        kernel.names.leave_session(self.session);
         Ok(())
     }
 }
@@ -267,12 +268,13 @@ impl Process {
             kernel: Arc::clone(kernel),
         };
         fill(&body.table);
+        // Before the process can be found: its `terminate` leaves the session.
+        kernel.names.enter_session(session);
         let security = token.descriptor_for_new(None);
         let object = object::allocate(kernel.domain(), &kernel.builtin.process, security, None, body);
         if let Some(p) = object.body::<ProcessObject>() {
             p.table.set_owner(object.object().as_ptr());
         }
-        kernel.names.ensure_session(session);
         kernel.ids.publish(pid, object.object().clone());
         match Process::from_handle_ref(object) {
             Some(p) => Ok(p),
@@ -304,6 +306,14 @@ impl Process {
     #[must_use]
     pub fn token(&self) -> &Token {
         &self.inner().token
+    }
+
+    /// The number of private-namespace aliases the process has mapped (one per open
+    /// namespace handle at most): for tests of their lifetime.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn private_alias_count(&self) -> usize {
+        self.inner().private.len()
     }
 
     /// The number of handles in the process's table.
@@ -403,7 +413,9 @@ impl Process {
         if h.is_pseudo() {
             return Ok(());
         }
-        drop(me.table.remove(h)?);
+        let closed = me.table.remove(h)?;
+        me.private.closed(me, h, &closed);
+        drop(closed);
         Ok(())
     }
 
@@ -616,7 +628,10 @@ impl Process {
                 seen.set((a, f));
                 Ok(())
             }) {
-                Ok(r) => r.into_handle().ok_or(Error::AccessDenied)?,
+                Ok(r) => {
+                    src.private.closed(src, source, &r);
+                    r.into_handle().ok_or(Error::AccessDenied)?
+                }
                 Err(_) => Self::reference_entry(src, source, &seen)?,
             }
         } else {

@@ -69,7 +69,7 @@ impl DirId {
     /// `\Sessions\<n>\BaseNamedObjects`.
     ///
     /// This is a pure function: it does not say whether the session exists (see
-    /// [`Namespace::ensure_session`](crate::Namespace::ensure_session)).
+    /// [`Namespace::enter_session`](crate::Namespace::enter_session)).
     #[must_use]
     pub const fn session(n: u32) -> DirId {
         if n == 0 {
@@ -82,6 +82,17 @@ impl DirId {
     /// `\Sessions\<n>`, the directory holding session `n`'s object directory (n ≥ 1).
     pub(crate) const fn session_container(n: u32) -> DirId {
         DirId(SESSION_CONTAINER | n as u64)
+    }
+
+    /// The session number n ≥ 1 if this is `\Sessions\<n>\BaseNamedObjects`: the object
+    /// directories whose names keep their session in existence. `None` for the global
+    /// directory (session 0 is never removed) and every other directory.
+    pub(crate) const fn removable_session(self) -> Option<u32> {
+        if self.0 >> KIND_SHIFT == SESSION_OBJECTS >> KIND_SHIFT {
+            Some(self.0 as u32)
+        } else {
+            None
+        }
     }
 
     /// The private namespace directory number `k` (only the low 63 bits of `k` count).
@@ -180,6 +191,11 @@ mod tests {
         assert!(!DirId::session_container(7).holds_objects());
         assert!(!DirId::private(3).is_session_objects());
         assert_eq!(DirId::session(0), DirId::GLOBAL);
+        assert_eq!(DirId::session(7).removable_session(), Some(7));
+        assert_eq!(DirId::session(u32::MAX).removable_session(), Some(u32::MAX));
+        assert_eq!(DirId::GLOBAL.removable_session(), None);
+        assert_eq!(DirId::session_container(7).removable_session(), None);
+        assert_eq!(DirId::private(7).removable_session(), None);
     }
 
     #[test]

@@ -12,25 +12,28 @@
 //! \Sessions
 //! \Sessions\BNOLINKS
 //!     0 -> \BaseNamedObjects
-//!     n -> \Sessions\n\BaseNamedObjects      (once session n exists)
+//!     n -> \Sessions\n\BaseNamedObjects      (while session n exists)
 //! \Sessions\n\BaseNamedObjects        session n's local namespace (n >= 1)
 //!     Global, Local, Session          as above, Local -> itself
 //! ```
 //!
-//! [`Namespace::new`] builds the skeleton and session 0; [`Namespace::ensure_session`]
-//! adds session n. A Win32 name (`x`, `Local\x`, `Global\x`, `Session\2\x`, `alias\x`)
-//! is a path relative to the caller's session directory; [`Namespace::resolve`] walks it
-//! to a [`Resolved`] `(directory, final component)`, the operations then act on that
-//! one name. A private namespace ([`Namespace::create_private`]) is a directory found
-//! by its boundary rather than by path; a process that holds it reaches it through its
-//! alias, which the engine supplies to `resolve` as a callback.
+//! [`Namespace::new`] builds the skeleton and session 0; [`Namespace::enter_session`]
+//! adds session n, [`Namespace::leave_session`] lets it go (see "Sessions"). A Win32
+//! name (`x`, `Local\x`, `Global\x`, `Session\2\x`, `alias\x`) is a path relative to the
+//! caller's session directory; [`Namespace::resolve`] walks it to a [`Resolved`]
+//! `(directory, final component)`, the operations then act on that one name. A private
+//! namespace ([`Namespace::create_private`]) is a directory found by its boundary rather
+//! than by path; a process that holds it reaches it through its alias, which the engine
+//! supplies to `resolve` as a callback.
 //!
 //! # One sharded table
 //!
 //! Every entry of every directory (object, sub-directory or link) lives in one
 //! `DashMap` keyed by `(DirId, name)`. A name operation hashes its key to one shard and
-//! takes that shard's lock and no other: creators of unrelated names in the same
-//! directory do not meet, and there is no per-directory lock for a popular directory
+//! takes that shard's lock and no other of this table (a create in a session directory
+//! n ≥ 1 also holds its session's shard lock, shared, and the removal of such a name takes
+//! it just after: see "Sessions"), so creators of unrelated names in the same directory
+//! do not meet, and there is no per-directory lock for a popular directory
 //! (`\BaseNamedObjects` holds most names) to serialise on. Walking a path costs one
 //! shared shard lock per component, taken and released in turn; the hottest prefixes,
 //! a session directory's fixed links `Global`, `Local` and `Session`, are answered
@@ -78,6 +81,40 @@
 //!
 //! The closures run under a shard lock: they must be short and must not call back into
 //! the namespace. A replaced or removed `T` is dropped only after the lock is released.
+//!
+//! # Sessions: created with the first process, removed after the last
+//!
+//! Session n ≥ 1 exists (its six entries: `\Sessions\n`, its `BaseNamedObjects`, the
+//! three links, `\Sessions\BNOLINKS\n`) while a process is in it or an object is named
+//! in its object directory; session 0 always exists. Beside the name table, a second
+//! `DashMap` keyed by session number holds each session's two counts: processes
+//! ([`Namespace::enter_session`] / [`Namespace::leave_session`], called by the engine at
+//! process creation and termination) and names in its object directory. The protocol:
+//!
+//! - **Lock order**: a session's shard, then a name's shard; never a session's shard
+//!   while holding a name's. Counts change only under the session's shard lock, shared;
+//!   the session's six entries are published and removed only under it, exclusive, the
+//!   removal only if both counts are 0. So a process that entered finds its session
+//!   complete, and one entering while the session goes either counts in it first (no
+//!   removal) or rebuilds it, empty, after.
+//! - **Create against removal.** [`Namespace::create_or_open`] in session n's directory
+//!   (from a process of n, or from elsewhere through `Session\n\x`) looks the session up
+//!   under its shard lock, shared, and keeps that lock while it takes the name's and
+//!   inserts; a new name is counted before the name's lock is released. The removal
+//!   cannot run in between: either the session is found (and then the new name keeps it)
+//!   or it is gone, and the create fails with [`NameError::PathNotFound`], as a walk one
+//!   instant later would. A process alive in the session counts in it, so its creates
+//!   never fail this way. Opens need no session lock: a removed session has no names, so
+//!   an open that walked into it just before finds nothing, as it would have just before
+//!   the removal.
+//! - **Last one out.** A name is uncounted after [`Namespace::remove_if`] removed it (so
+//!   the count never falls below the names present). Whoever takes one count to 0 and
+//!   sees the other at 0 tries the removal; the decrements and those loads are SeqCst, so
+//!   when the last process leaves while the last name goes, at least one sees both at 0.
+//!
+//! The cost on the hot path: names in the global directory pay nothing; a create in a
+//! session directory n ≥ 1 one shared shard lock more (on the session's entry) and one
+//! atomic increment, the removal of such a name the same; opens and walks nothing.
 //!
 //! # How an engine drives it
 //!
@@ -128,6 +165,7 @@ mod key;
 mod namespace;
 mod objects;
 mod private;
+mod session;
 
 pub use dir::DirId;
 pub use error::NameError;

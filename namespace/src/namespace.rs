@@ -8,6 +8,7 @@ use dashmap::DashMap;
 
 use crate::dir::{BASE_NAMED_OBJECTS, BNOLINKS, GLOBAL_LINK, LOCAL_LINK, SESSIONS, SESSION_LINK};
 use crate::key::{Key, KeyView, Slot};
+use crate::session::SessionState;
 use crate::{DirId, NameError};
 
 /// The longest name, in UTF-16 code units, that a Win32 name may have (the whole string as
@@ -22,6 +23,8 @@ pub const MAX_NAME_UNITS: usize = 32_767;
 pub struct Namespace<T, B = String> {
     /// Every entry of every directory: `(directory, name) -> object | directory | link`.
     pub(crate) entries: DashMap<Key, Slot<T>>,
+    /// The sessions n ≥ 1 that exist: what keeps each (see `session.rs`).
+    pub(crate) sessions: DashMap<u32, SessionState>,
     /// The private namespaces: boundary -> (its directory, the engine's namespace object).
     pub(crate) privates: DashMap<B, (DirId, T)>,
     /// The number of the next private namespace directory; never reused.
@@ -64,6 +67,7 @@ impl<T, B: Hash + Eq> fmt::Debug for Namespace<T, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Namespace")
             .field("entries", &self.entries.len())
+            .field("sessions", &self.session_count())
             .field("private_namespaces", &self.privates.len())
             .finish_non_exhaustive()
     }
@@ -76,45 +80,22 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// `\Sessions\BNOLINKS\0`).
     #[must_use]
     pub fn new() -> Self {
-        let namespace =
-            Namespace { entries: DashMap::new(), privates: DashMap::new(), next_private: AtomicU64::new(0) };
+        let namespace = Namespace {
+            entries: DashMap::new(),
+            sessions: DashMap::new(),
+            privates: DashMap::new(),
+            next_private: AtomicU64::new(0),
+        };
         namespace.publish(DirId::ROOT, BASE_NAMED_OBJECTS, Slot::Dir(DirId::GLOBAL));
         namespace.publish(DirId::ROOT, SESSIONS, Slot::Dir(DirId::SESSIONS));
         namespace.publish(DirId::SESSIONS, BNOLINKS, Slot::Dir(DirId::BNOLINKS));
-        namespace.ensure_session(0);
+        namespace.publish_session(0);
         namespace
-    }
-
-    /// Makes session `n` exist, if it does not yet, and returns its object directory.
-    ///
-    /// For n ≥ 1 this adds `\Sessions\<n>\BaseNamedObjects`; in the session's object
-    /// directory the links `Global` (to `\BaseNamedObjects`), `Local` (to itself) and
-    /// `Session` (to `\Sessions\BNOLINKS`); and last `\Sessions\BNOLINKS\<n>`, so that
-    /// other sessions reach the session through `Session\<n>` only once it is complete.
-    /// Idempotent and safe to call from many threads at once (each step is an insert of
-    /// a fixed value under one shard lock). The engine calls it when it creates a process
-    /// in session `n`.
-    pub fn ensure_session(&self, n: u32) -> DirId {
-        let objects = DirId::session(n);
-        let number = n.to_string();
-        if self.entries.contains_key(&(DirId::BNOLINKS, number.as_str()) as &dyn KeyView) {
-            return objects;
-        }
-        if n != 0 {
-            let container = DirId::session_container(n);
-            self.publish(DirId::SESSIONS, &number, Slot::Dir(container));
-            self.publish(container, BASE_NAMED_OBJECTS, Slot::Dir(objects));
-        }
-        self.publish(objects, GLOBAL_LINK, Slot::Link(DirId::GLOBAL));
-        self.publish(objects, LOCAL_LINK, Slot::Link(objects));
-        self.publish(objects, SESSION_LINK, Slot::Link(DirId::BNOLINKS));
-        self.publish(DirId::BNOLINKS, &number, Slot::Link(objects));
-        objects
     }
 
     /// Puts a skeleton entry in place. Skeleton names can never hold objects (see
     /// [`is_reserved`]), so this only ever replaces an identical entry.
-    fn publish(&self, dir: DirId, name: &str, slot: Slot<T>) {
+    pub(crate) fn publish(&self, dir: DirId, name: &str, slot: Slot<T>) {
         // The replaced value, if any, is dropped here, after the shard lock is released.
         drop(self.entries.insert(Key::new(dir, name), slot));
     }
@@ -125,8 +106,8 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     ///
     /// The rules (SPEC §3 "Named objects"):
     /// - the name is relative to `session`'s object directory ([`DirId::session`]); the
-    ///   caller's own session is taken to exist (the engine ensured it when it created
-    ///   the process);
+    ///   caller's own session is taken to exist (the engine entered it when it created
+    ///   the process, and leaves it only when the process is terminated);
     /// - components are separated by `\` and match exactly: case-sensitive, counted
     ///   (an embedded NUL is part of the name);
     /// - more than [`MAX_NAME_UNITS`] UTF-16 code units, or an empty component (a leading
@@ -134,7 +115,8 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// - each non-final component must name a directory or a link (which is followed),
     ///   else [`NameError::PathNotFound`]: `Global` leads to `\BaseNamedObjects`, `Local`
     ///   to the session's own directory, `Session\<n>` to session n's directory if session
-    ///   n exists;
+    ///   n exists (a creator that finds it removed after the walk fails in
+    ///   [`create_or_open`](Self::create_or_open), as the walk would have);
     /// - if the first of two or more components is an alias for which `private` returns
     ///   a directory (the caller holds that private namespace), the rest resolves inside
     ///   that directory; otherwise the alias is an ordinary component. `private` is
@@ -149,7 +131,7 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// ```
     /// use kobj_namespace::{DirId, Namespace};
     /// let ns: Namespace<u32> = Namespace::new();
-    /// ns.ensure_session(1);
+    /// ns.enter_session(1);
     /// let r = ns.resolve(1, "Global\\app", |_| None).unwrap();
     /// assert_eq!((r.dir, r.name), (DirId::GLOBAL, "app"));
     /// let r = ns.resolve(1, "app", |_| None).unwrap();

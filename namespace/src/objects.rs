@@ -36,7 +36,12 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// - the name is a directory or a link, one of a session's fixed links, or empty:
     ///   [`NameError::NotAnObject`] (`ERROR_INVALID_HANDLE`);
     /// - the name is free but `at.dir` is a skeleton directory that holds no objects
-    ///   (`\Sessions\BNOLINKS`): [`NameError::AccessDenied`].
+    ///   (`\Sessions\BNOLINKS`): [`NameError::AccessDenied`];
+    /// - `at.dir` is the object directory of a session n ≥ 1 that no longer exists (its
+    ///   last process left and its last name went after the walk):
+    ///   [`NameError::PathNotFound`], as a walk now would say. A name in a session
+    ///   directory keeps the session until the name is removed (see
+    ///   [`leave_session`](Self::leave_session)).
     ///
     /// So two racing creators get one object: exactly one of them runs `make`.
     ///
@@ -54,7 +59,18 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
         if at.name.is_empty() || is_reserved(at.dir, at.name) {
             return Err(NameError::NotAnObject.into());
         }
+        // A name in session n's object directory keeps the session: the session is
+        // checked and the name counted under the session's shard lock (shared), which
+        // its removal takes exclusive. A session removed since the walk is as missing as
+        // it would have been to a later walk.
+        let session_number = at.dir.removable_session();
+        let session = match session_number {
+            Some(n) => Some(self.sessions.get(&n).ok_or(NameError::PathNotFound)?),
+            None => None,
+        };
         let created = |value| CreateOutcome { value, already_existed: false };
+        // Set when a failing `make` removed a dying entry: one name fewer.
+        let mut removed = false;
         // Declared before the entry guard, so dropped after it: a replaced object's
         // last reference is released outside the shard lock.
         let replaced: Option<Slot<T>>;
@@ -70,7 +86,8 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
                         result.map(|value| CreateOutcome { value, already_existed: true })
                     }
                     // Dying: the name is free. Its last closer's `remove_if` will not
-                    // match the new object and leaves it alone.
+                    // match the new object and leaves it alone (and the name, still
+                    // counted once, stays counted once).
                     None => match make() {
                         Ok((object, value)) => {
                             replaced = Some(occupied.insert(Slot::Object(object)));
@@ -78,6 +95,7 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
                         }
                         Err(error) => {
                             replaced = Some(occupied.remove());
+                            removed = true;
                             Err(error)
                         }
                     },
@@ -88,6 +106,11 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
                 if at.dir.holds_objects() {
                     make().map(|(object, value)| {
                         vacant.insert(Slot::Object(object));
+                        // Counted before the name's shard lock is released: no closer
+                        // can uncount it first.
+                        if let Some(state) = &session {
+                            state.name_added();
+                        }
                         created(value)
                     })
                 } else {
@@ -95,7 +118,12 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
                 }
             }
         };
+        let idle = removed && session.as_ref().is_some_and(|state| state.name_removed());
+        drop(session);
         drop(replaced);
+        if let (true, Some(n)) = (idle, session_number) {
+            self.try_remove_session(n);
+        }
         result
     }
 
@@ -132,12 +160,21 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// the dying object with a new one of the same name, which must stay. Directories
     /// and links are never removed. `pred` runs under the shard lock and must not call
     /// back into this namespace; the removed `T` is dropped after the lock is released.
+    ///
+    /// Removing the last name of a session whose processes have all left removes the
+    /// session's directories too.
     pub fn remove_if(&self, at: Resolved<'_>, pred: impl FnOnce(&T) -> bool) -> bool {
-        self.entries
+        let removed = self
+            .entries
             .remove_if(&(at.dir, at.name) as &dyn KeyView, |_, slot| match slot {
                 Slot::Object(object) => pred(object),
                 Slot::Dir(_) | Slot::Link(_) => false,
             })
-            .is_some()
+            .is_some();
+        if removed {
+            // After the name's shard lock is released: session shard, then name shard.
+            self.name_removed_from(at.dir);
+        }
+        removed
     }
 }

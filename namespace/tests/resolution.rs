@@ -9,7 +9,7 @@ use kobj_namespace::{DirId, EntryKind, NameError, Resolved, MAX_NAME_UNITS};
 fn ns_with_sessions(sessions: &[u32]) -> Ns {
     let ns = Ns::new();
     for &n in sessions {
-        ns.ensure_session(n);
+        ns.enter_session(n);
     }
     ns
 }
@@ -82,7 +82,7 @@ fn a_missing_session_is_path_not_found() {
     let ns = ns_with_sessions(&[1]);
     assert_eq!(resolve(&ns, 1, "Session\\9\\x"), Err(NameError::PathNotFound));
     assert_eq!(create(&ns, 0, "Session\\9\\x").unwrap_err().win32_code(), 3);
-    ns.ensure_session(9);
+    ns.enter_session(9);
     assert_eq!(resolve(&ns, 1, "Session\\9\\x"), Ok(Resolved { dir: DirId::session(9), name: "x" }));
     // `Session\8` itself, while session 8 does not exist, names nothing in
     // \Sessions\BNOLINKS: nothing to open, and no object may be created there.
@@ -330,22 +330,32 @@ fn the_layout_lists_as_the_tree() {
     assert_eq!(ns.lookup_dir("\\Sessions\\"), Err(NameError::InvalidName));
 }
 
-// ensure_session is idempotent and safe from many threads: the tree ends up the same.
+// Many processes entering the same sessions at once build each session once: the tree
+// ends up the same as from one thread, and leaving as often as entering removes it all.
 #[test]
-fn ensure_session_is_idempotent_and_thread_safe() {
+fn enter_session_is_idempotent_and_thread_safe() {
     let ns = ns_with_sessions(&[]);
     let before = ns.entry_count();
     std::thread::scope(|s| {
         for _ in 0..8 {
             s.spawn(|| {
                 for n in 1..=20 {
-                    assert_eq!(ns.ensure_session(n), DirId::session(n));
+                    assert_eq!(ns.enter_session(n), DirId::session(n));
                 }
             });
         }
     });
     // Per session: \Sessions\n, its BaseNamedObjects, three links, BNOLINKS\n.
     assert_eq!(ns.entry_count(), before + 20 * 6);
-    assert_eq!(ns.ensure_session(0), DirId::GLOBAL);
+    assert_eq!(ns.enter_session(0), DirId::GLOBAL);
     assert_eq!(ns.entry_count(), before + 20 * 6);
+    assert_eq!(ns.session_count(), 21);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| (1..=20).for_each(|n| ns.leave_session(n)));
+        }
+    });
+    ns.leave_session(0);
+    assert_eq!(ns.entry_count(), before);
+    assert_eq!(ns.session_count(), 1);
 }
