@@ -70,6 +70,9 @@ fn config() -> Criterion {
         .sample_size(20)
         .measurement_time(Duration::from_secs(2))
         .warm_up_time(Duration::from_millis(500))
+        // The report binary draws the plots that matter; criterion's own HTML plots
+        // would only lengthen the run.
+        .without_plots()
 }
 
 /// A group measured at 1, 2 and 4 threads: throughput is set per thread count.
