@@ -10,7 +10,9 @@
 //! `bench/plots/`. Ids missing from the run (a filtered run) show as "—".
 //!
 //! Options: `--criterion DIR` (default: `$CARGO_TARGET_DIR/criterion` or
-//! `target/criterion`), `--out FILE` (default: `BENCHMARKS.md` at the repository root).
+//! `target/criterion`), `--out FILE` (default: `BENCHMARKS.md` at the repository root),
+//! `--all` (keep results written more than three hours before the newest one, which are
+//! otherwise taken for an earlier run and left out).
 //! `bench/notes.md`, if present, is copied in as the page's closing section.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -236,26 +238,37 @@ fn run() -> Result<(), String> {
         None => root.join("target").join("criterion"),
     };
     let mut out = root.join("BENCHMARKS.md");
+    let mut all = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--criterion" => criterion_dir = args.next().ok_or("--criterion needs a folder")?.into(),
             "--out" => out = args.next().ok_or("--out needs a file")?.into(),
+            "--all" => all = true,
             "-h" | "--help" => {
-                println!("usage: report [--criterion DIR] [--out FILE]");
+                println!("usage: report [--criterion DIR] [--out FILE] [--all]");
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
     }
-    let results = read_results(&criterion_dir)?;
+    let mut results = read_results(&criterion_dir)?;
     if results.is_empty() {
         return Err(format!(
             "no results under {} — run `cargo bench -p kobj-bench` first",
             criterion_dir.display()
         ));
     }
-    let plots_dir = root.join("bench").join("plots");
+    let stale = if all { 0 } else { drop_stale(&mut results) };
+    // Next to the repository's page, `bench/plots/`; next to any other page, a folder
+    // named after it, so a trial run does not overwrite the committed plots.
+    let out_dir = out.parent().map_or_else(|| root.clone(), Path::to_path_buf);
+    let plots_dir = if out == root.join("BENCHMARKS.md") {
+        root.join("bench").join("plots")
+    } else {
+        let stem = out.file_stem().map_or_else(|| "report".into(), |s| s.to_string_lossy().into_owned());
+        out_dir.join(format!("{stem}-plots"))
+    };
     std::fs::create_dir_all(&plots_dir).map_err(|e| format!("{}: {e}", plots_dir.display()))?;
     let fonts = load_font();
     let mut plots = Vec::new();
@@ -267,10 +280,28 @@ fn run() -> Result<(), String> {
             Err(e) => eprintln!("report: plot of {group} failed: {e}"),
         }
     }
-    let page = render(&results, &root, &out, &plots, fonts);
+    let page = render(&results, stale, &root, &out, &plots, fonts);
     std::fs::write(&out, page).map_err(|e| format!("{}: {e}", out.display()))?;
     println!("wrote {} ({} results, {} plots)", out.display(), results.len(), plots.len());
     Ok(())
+}
+
+/// How long before the newest result a result may have been written and still count as
+/// part of the same run. A full run takes minutes; criterion keeps every id's last
+/// result forever, so without this a page would mix runs (and show ids the suite no
+/// longer has).
+const RUN_WINDOW: std::time::Duration = std::time::Duration::from_secs(3 * 3_600);
+
+/// Removes the results written more than [`RUN_WINDOW`] before the newest; returns
+/// how many.
+fn drop_stale(results: &mut Results) -> usize {
+    let Some(newest) = results.values().filter_map(|m| m.written).max() else { return 0 };
+    let before = results.len();
+    results.retain(|_, m| match m.written.map(|w| newest.duration_since(w)) {
+        Some(Ok(age)) => age <= RUN_WINDOW,
+        _ => true,
+    });
+    before - results.len()
 }
 
 /// Every `new/benchmark.json` + `new/estimates.json` pair under `dir`.
@@ -431,7 +462,14 @@ fn rows_and_columns(group: &Group, results: &Results) -> (Vec<(String, String)>,
     (impls, params)
 }
 
-fn render(results: &Results, root: &Path, out: &Path, plots: &[(&str, PathBuf)], fonts: bool) -> String {
+fn render(
+    results: &Results,
+    stale: usize,
+    root: &Path,
+    out: &Path,
+    plots: &[(&str, PathBuf)],
+    fonts: bool,
+) -> String {
     let mut s = String::new();
     let (cores, model) = cpu();
     let rustc = command_line("rustc", &["-V"], root);
@@ -471,6 +509,13 @@ fn render(results: &Results, root: &Path, out: &Path, plots: &[(&str, PathBuf)],
     let _ = writeln!(s, "| toolchain | {rustc}, `bench` profile (release + debug info) |");
     let _ = writeln!(s, "| commit | `{commit}` |");
     let _ = writeln!(s, "| results written | {span} |");
+    if stale > 0 {
+        let _ = writeln!(
+            s,
+            "| older results | {stale} left out (written more than {} h before the newest; `--all` keeps them) |",
+            RUN_WINDOW.as_secs() / 3_600
+        );
+    }
     let _ = writeln!(s, "| page written | {} |", utc(SystemTime::now()));
     let _ = writeln!(s, "| results | {present} of the suite's {expected} benchmarks |");
     let _ = writeln!(
