@@ -15,8 +15,9 @@
 //! (a dead handle and a handle to an object of another type are INVALID_HANDLE; missing
 //! access is ACCESS_DENIED): see [`check`].
 //!
-//! Two more stand in for the name table and its lock: [`NameTable`] (a
-//! `Mutex<HashMap<String, Arc<Obj>>>`) for `named_open`.
+//! [`NameTable`] (a `Mutex<HashMap<String, Arc<Obj>>>`) is the one-lock name table
+//! `named_open` measures kobj's namespace against; [`LockedTable::duplicate`] is the lock
+//! table's `DuplicateHandle`.
 //!
 //! [`measure`] and [`run_on`] run one routine on N threads at once for criterion's
 //! `iter_custom` and return the wall time they took together; [`probe_step`] is the
