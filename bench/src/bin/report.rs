@@ -559,7 +559,7 @@ fn render(
                 let _ = writeln!(
                     s,
                     "(No TrueType font was found on the machine that drew this plot, so it has no text: x is 1, 2 \
-                     and 4 threads, y is Mop/s on a log scale; the colours are those of the list below.)\n"
+                     and 4 threads, y is Mop/s from 0; the colours are those of the list below.)\n"
                 );
             }
             let legend: Vec<String> = group
@@ -747,23 +747,6 @@ fn load_font() -> bool {
 /// One line of a plot: the implementation, its colour, (threads, Mop/s) points.
 type Series = (String, plotters::style::RGBColor, Vec<(u32, f64)>);
 
-/// A log-axis label: only 1, 2 and 5 times a power of ten are written.
-fn nice_label(y: f64) -> String {
-    if y <= 0.0 || !y.is_finite() {
-        return String::new();
-    }
-    let mantissa = y / 10f64.powf(y.log10().floor());
-    if [1.0, 2.0, 5.0, 10.0].iter().any(|m| (mantissa - m).abs() < 1e-6) {
-        if y >= 1.0 {
-            format!("{y:.0}")
-        } else {
-            format!("{y}")
-        }
-    } else {
-        String::new()
-    }
-}
-
 /// Draws `group`'s throughput against threads to `file`; false if the run has no
 /// result of the group.
 fn plot(group_name: &str, results: &Results, file: &Path, fonts: bool) -> Result<bool, String> {
@@ -799,8 +782,7 @@ fn plot(group_name: &str, results: &Results, file: &Path, fonts: bool) -> Result
         None => Vec::new(),
     };
     let all = series.iter().flat_map(|s| s.2.iter().map(|p| p.1)).chain(ideal.iter().map(|p| p.1));
-    let (lo, hi) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), y| (lo.min(y), hi.max(y)));
-    let (lo, hi) = (lo / 1.5, hi * 1.5);
+    let hi = all.fold(0.0f64, f64::max) * 1.15;
 
     let root = BitMapBackend::new(file, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -813,13 +795,12 @@ fn plot(group_name: &str, results: &Results, file: &Path, fonts: bool) -> Result
     if fonts {
         builder.caption(format!("{group_name}: aggregate throughput"), ("sans-serif", 24));
     }
-    let mut chart =
-        builder.build_cartesian_2d(0.8f64..6.4f64, (lo..hi).log_scale()).map_err(|e| e.to_string())?;
+    let mut chart = builder.build_cartesian_2d(0.8f64..6.4f64, 0.0..hi).map_err(|e| e.to_string())?;
     {
         let mut mesh = chart.configure_mesh();
         if fonts {
             mesh.x_desc("threads")
-                .y_desc("Mop/s (log)")
+                .y_desc("Mop/s, all threads together")
                 .x_labels(12)
                 .x_label_formatter(&|x| {
                     if [1.0, 2.0, 4.0].iter().any(|t| (x - t).abs() < 1e-9) {
@@ -828,8 +809,9 @@ fn plot(group_name: &str, results: &Results, file: &Path, fonts: bool) -> Result
                         String::new()
                     }
                 })
-                .y_labels(30)
-                .y_label_formatter(&|y| nice_label(*y))
+                .y_labels(8)
+                // Rounded to three decimals, then the shortest form: 50, 1.5, 0.
+                .y_label_formatter(&|y| format!("{}", (y * 1e3).round() / 1e3))
                 .label_style(("sans-serif", 16));
         } else {
             mesh.x_labels(0).y_labels(0);
