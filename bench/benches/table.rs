@@ -29,7 +29,7 @@ use std::collections::VecDeque;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_main, BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::{BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, Throughput};
 use kobj::{
     Access, DuplicateOptions, GenericMapping, Handle, Kernel, ObjectType, Process, ProcessOptions,
     SecurityAttributes,
@@ -776,4 +776,40 @@ mod suite {
     }
 }
 
-criterion_main!(suite::benches);
+/// Where the run's notes go: `<target>/kobj-bench-run.txt`, beside `criterion/` (the
+/// bench executable is `<target>/release/deps/table-…`).
+fn run_notes_path() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.parent()?.join("kobj-bench-run.txt"))
+}
+
+/// `/proc/loadavg`'s three load averages, or "unknown".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Seconds since the Unix epoch.
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The suite, with a note of the machine's load before and after a measuring run (the
+/// report shows it: a loaded machine explains noisy figures). The smoke and `--list`
+/// leave the note of the last real run alone.
+fn main() {
+    let measuring = !std::env::args().any(|a| a == "--test" || a == "--list");
+    let notes = run_notes_path().filter(|_| measuring);
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let start = format!("start: {}\nload_start: {}\nargs: {}\n", now(), load_average(), args.join(" "));
+    if let Some(path) = &notes {
+        let _ = std::fs::write(path, &start);
+    }
+    suite::benches();
+    Criterion::default().configure_from_args().final_summary();
+    if let Some(path) = &notes {
+        let _ = std::fs::write(path, format!("{start}end: {}\nload_end: {}\n", now(), load_average()));
+    }
+}

@@ -420,7 +420,18 @@ fn run() -> Result<(), String> {
         }
     }
     let memory = measure_memory.then(memory::measure);
-    let page = render(&results, stale, memory.as_ref(), &root, &out, &plots, fonts);
+    let run_notes =
+        criterion_dir.parent().and_then(|t| std::fs::read_to_string(t.join("kobj-bench-run.txt")).ok());
+    let page = render(&Page {
+        results: &results,
+        stale,
+        memory: memory.as_ref(),
+        run_notes: run_notes.as_deref(),
+        root: &root,
+        out: &out,
+        plots: &plots,
+        fonts,
+    });
     std::fs::write(&out, page).map_err(|e| format!("{}: {e}", out.display()))?;
     println!("wrote {} ({} results, {} plots)", out.display(), results.len(), plots.len());
     Ok(())
@@ -556,6 +567,19 @@ fn cpu() -> (usize, String) {
         .and_then(|l| l.split_once(':'))
         .map(|(_, m)| m.trim().to_owned())
         .unwrap_or_else(|| "unknown".into());
+    let field = |key: &str| {
+        info.lines()
+            .find(|l| l.split(':').next().is_some_and(|k| k.trim() == key))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let mut model = model;
+    if let (Some(family), Some(number)) = (field("cpu family"), field("model")) {
+        let _ = write!(model, " (family {family}, model {number})");
+    }
+    if let Some(cache) = field("cache size") {
+        let _ = write!(model, ", {cache} cache per CPU as /proc/cpuinfo reports it");
+    }
     let processors = info.lines().filter(|l| l.starts_with("processor")).count();
     (if processors > 0 { processors } else { threads }, model)
 }
@@ -602,15 +626,23 @@ fn rows_and_columns(group: &Group, results: &Results) -> (Vec<(String, String)>,
     (impls, params)
 }
 
-fn render(
-    results: &Results,
+/// Everything a page is made from.
+struct Page<'a> {
+    results: &'a Results,
+    /// Results left out as older than the run.
     stale: usize,
-    memory: Option<&Memory>,
-    root: &Path,
-    out: &Path,
-    plots: &[(&str, PathBuf)],
+    memory: Option<&'a Memory>,
+    /// `kobj-bench-run.txt` of the last measuring run.
+    run_notes: Option<&'a str>,
+    root: &'a Path,
+    out: &'a Path,
+    plots: &'a [(&'a str, PathBuf)],
+    /// Whether the plots have text.
     fonts: bool,
-) -> String {
+}
+
+fn render(page: &Page<'_>) -> String {
+    let &Page { results, stale, memory, run_notes, root, out, plots, fonts } = page;
     let mut s = String::new();
     let (cores, model) = cpu();
     let rustc = command_line("rustc", &["-V"], root);
@@ -650,6 +682,31 @@ fn render(
     let _ = writeln!(s, "| toolchain | {rustc}, `bench` profile (release + debug info) |");
     let _ = writeln!(s, "| commit | `{commit}` |");
     let _ = writeln!(s, "| results written | {span} |");
+    if let Some(notes) = run_notes {
+        let field = |k: &str| {
+            notes
+                .lines()
+                .find_map(|l| l.strip_prefix(k).and_then(|v| v.strip_prefix(": ")).map(str::to_owned))
+        };
+        let when = |k: &str| {
+            field(k)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map(|secs| utc(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs)))
+        };
+        let run = match (when("start"), when("end")) {
+            (Some(a), Some(b)) => format!("{a} – {b}"),
+            (Some(a), None) => format!("from {a}, not finished (or interrupted)"),
+            _ => "unknown".into(),
+        };
+        let args = field("args").filter(|a| !a.trim().is_empty()).map_or("none".into(), |a| format!("`{a}`"));
+        let _ = writeln!(s, "| last run of the suite | {run}; criterion arguments: {args} |");
+        let _ = writeln!(
+            s,
+            "| load average (1, 5, 15 min) | {} at its start, {} at its end |",
+            field("load_start").unwrap_or_else(|| "unknown".into()),
+            field("load_end").unwrap_or_else(|| "unknown".into())
+        );
+    }
     if stale > 0 {
         let _ = writeln!(
             s,
@@ -672,7 +729,8 @@ fn render(
          operation while N threads each do one. The tables show the aggregate: **ns/op** is that time divided by \
          the operations the N threads did together (lower is better) and **Mop/s** the operations per second of \
          all threads together (higher is better). Figures are criterion's median; the 95 % confidence interval \
-         of the median is in the JSON. With more threads than cores (4 on a 2-CPU machine) the threads time-share: \
+         of the median is in the JSON; a cell marked (±N %) had a confidence interval wider than ±25 % of \
+         the median. With more threads than cores (4 on a 2-CPU machine) the threads time-share: \
          aggregate throughput cannot grow past the core count.\n"
     );
     let _ = writeln!(
