@@ -3,8 +3,8 @@
 //! Every benchmark id is `<group>/<impl>/<param>`; `<param>` is the number of threads
 //! for the multi-threaded groups (1, 2 and 4) and a size for `table_size` and `inherit`.
 //! Every figure comes from [`kobj_bench::measure`]: persistent worker threads released
-//! by a start barrier, each reading its own clock, the span from the first start to the
-//! last end. Criterion's time per iteration is the wall time of one operation while N
+//! by a start barrier, each reading its own clock, held at an end barrier until all have
+//! stopped theirs; the span from the first start to the last end. Criterion's time per iteration is the wall time of one operation while N
 //! threads each do the same; the throughput (elements) is the aggregate, N per
 //! iteration.
 //!
@@ -20,7 +20,7 @@
 //! | `table_size` | pinned lookup of a hot set of 1 024 handles spread over a table of N |
 //! | `inherit` | create a child inheriting N handles, terminate it (an element is a handle) |
 //!
-//! Run `cargo bench -p kobj-bench` (about 4 minutes), then `cargo run -p kobj-bench --bin
+//! Run `cargo bench -p kobj-bench` (4–5 minutes on a 2-CPU machine), then `cargo run -p kobj-bench --bin
 //! report` to write BENCHMARKS.md. `cargo bench -p kobj-bench -- --test` runs each
 //! benchmark once with smaller tables and name sets (the CI smoke).
 

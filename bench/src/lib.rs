@@ -339,6 +339,10 @@ pub const MAX_THREADS: usize = 16;
 
 /// One persistent pool of worker threads per thread count, built on first use.
 ///
+/// The pools are rayon's; [`run_on`] uses only `broadcast` (one job on every worker of
+/// a pool). A rayon worker spins briefly looking for more work after its job, but that
+/// is after the end barrier, outside every measured span.
+///
 /// Workers live for the whole run, so per-thread state (crossbeam-epoch's thread record,
 /// sharded-slab's thread id, kobj's per-thread caches) is set up once and stays warm
 /// across samples, as on an embedder's long-lived host threads; a benchmark measures the
