@@ -1096,3 +1096,84 @@ fn plot(group_name: &str, results: &Results, file: &Path, fonts: bool) -> Result
     root.present().map_err(|e| e.to_string())?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn result(median: f64, elements: f64, age_s: u64) -> Measured {
+        let written = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 - age_s);
+        Measured { median, low: median, high: median, elements, written: Some(written) }
+    }
+
+    fn results() -> Results {
+        let mut r = Results::new();
+        let mut put = |id: &str, m: Measured| {
+            let mut p = id.split('/').map(str::to_owned);
+            r.insert((p.next().unwrap(), p.next().unwrap(), p.next().unwrap()), m);
+        };
+        put("create_close/kobj/1", result(100.0, 1.0, 0));
+        put("create_close/rwlock_hashmap/1", result(120.0, 1.0, 0));
+        put("create_close/kobj_event/1", result(150.0, 1.0, 0));
+        put("create_close/kobj_event/2", result(300.0, 2.0, 0));
+        put("create_close/rwlock_hashmap/2", result(600.0, 2.0, 0));
+        put("probe/independent/1", result(30.0, 1.0, 0));
+        put("probe/independent/2", result(40.0, 2.0, 0));
+        put("lookup/kobj/1", result(8.0, 1.0, 5 * 3_600));
+        r
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(utc(SystemTime::UNIX_EPOCH), "1970-01-01 00:00 UTC");
+        assert_eq!(
+            utc(SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400 + 3_660)),
+            "2000-02-29 01:01 UTC"
+        );
+    }
+
+    #[test]
+    fn targets_are_judged() {
+        let r = results();
+        let (_, m, v) = evaluate(&TARGETS[0], &r, None);
+        assert_eq!((m.as_str(), v.as_str()), ("100 ns / 120 ns = 0.83×", "held"));
+        // 2-thread throughput 2 per 300 ns against 2 per 600 ns: 2×.
+        let (_, m, v) = evaluate(&TARGETS[2], &r, None);
+        assert!(m.ends_with("= 2.00×") && v == "held", "{m} {v}");
+        // kobj_event scales 1.0, the probe 1.5: 0.67× < 0.8.
+        let (_, m, v) = evaluate(&TARGETS[3], &r, None);
+        assert!(m.ends_with("0.67×") && v.contains("missed"), "{m} {v}");
+        // Not measured: a dash, not a verdict.
+        let (_, m, v) = evaluate(&TARGETS[4], &r, None);
+        assert_eq!((m.as_str(), v.as_str()), ("—", "—"));
+    }
+
+    #[test]
+    fn older_runs_are_left_out() {
+        let mut r = results();
+        assert_eq!(drop_stale(&mut r), 1);
+        assert!(get(&r, "lookup/kobj/1").is_none());
+        assert!(get(&r, "create_close/kobj/1").is_some());
+    }
+
+    #[test]
+    fn a_partial_run_renders_with_dashes() {
+        let r = results();
+        let root = repo_root();
+        let out = root.join("BENCHMARKS.md");
+        let page = render(&Page {
+            results: &r,
+            stale: 0,
+            memory: None,
+            run_notes: None,
+            root: &root,
+            out: &out,
+            plots: &[],
+            fonts: false,
+        });
+        assert!(page.contains("## create_close"));
+        assert!(page.contains("| `RwLock<HashMap>` | 120 ns · 8.33 Mop/s · 1.20×kobj |"), "{page}");
+        assert!(page.contains("| sharded-slab | — | — | — | — | — |"));
+    }
+}
