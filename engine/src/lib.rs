@@ -29,6 +29,9 @@ mod access;
 mod error;
 mod handle;
 mod kernel;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_surface;
 mod names;
 mod object;
 mod objects;

@@ -63,6 +63,7 @@ struct ObjectBlock<P> {
 /// `header` must come from `allocate::<P>` (a leaked `Box<ObjectBlock<P>>`), and nothing
 /// may use the block afterwards.
 unsafe fn free_block<P>(header: NonNull<ObjectHeader>) {
+    crate::sync::note_block_freed(header.as_ptr() as usize);
     // SAFETY: per the contract, the pointer is the block's own, with its provenance.
     drop(unsafe { Box::from_raw(header.as_ptr().cast::<ObjectBlock<P>>()) });
 }
@@ -124,6 +125,9 @@ impl ObjectHeader {
     /// Takes a pointer reference if the object is not yet destroyed.
     #[inline]
     pub(crate) fn try_ref(&self) -> Option<ObjRef> {
+        #[cfg(kobj_mutant = "try_ref_plain")] // mutant: a plain increment, resurrects a zero count
+        return Some(ObjRef(NonNull::from(self)))
+            .inspect(|_| drop(self.pointers.fetch_add(1, Ordering::Acquire)));
         let mut n = self.pointers.load(Ordering::Relaxed);
         loop {
             if n == 0 {
@@ -168,6 +172,7 @@ pub(crate) fn allocate<P: Any + Send + Sync>(
         (*block).header.body = NonNull::new_unchecked(std::ptr::addr_of_mut!((*block).body).cast());
     }
     kernel.objects_created();
+    crate::sync::note_block_allocated(block as usize);
     // SAFETY: `block` is non-null (Box) and its header is its first field (`repr(C)`).
     HandleRef(ObjRef(unsafe { NonNull::new_unchecked(block.cast::<ObjectHeader>()) }))
 }
@@ -209,6 +214,8 @@ impl ObjRef {
     /// reference back.
     pub(crate) fn try_into_handle(self) -> Result<HandleRef, ObjRef> {
         let handles = &self.handles;
+        #[cfg(kobj_mutant = "try_into_handle_plain")] // mutant: a plain increment, resurrects
+        return Ok(HandleRef(self)).inspect(|h| drop(h.handles.fetch_add(1, Ordering::Acquire)));
         let mut n = handles.load(Ordering::Relaxed);
         loop {
             if n == 0 {
@@ -333,6 +340,7 @@ impl Drop for HandleRef {
 
 #[cold]
 fn last_handle_closed(obj: &ObjRef) {
+    crate::sync::note_last_handle(obj.as_ptr() as usize);
     if let Some(key) = &obj.name {
         obj.kernel.names.remove(key, obj.as_ptr());
     }
