@@ -30,15 +30,25 @@ pub struct Obj(pub u32);
 /// The models' object type and its ALL_ACCESS.
 pub const ALL: Access = Access::from_bits_retain(0x1F_0003);
 
-/// A fresh kernel with the `Obj` type registered, and one root process.
+/// The models' handle limit: small, so a table's top page (level 2) has a few slots.
+pub const LIMIT: usize = 16;
+
+/// A fresh kernel (handle limit [`LIMIT`]) with the `Obj` type registered, and one root
+/// process. Resets the block accounting: call first in every execution.
 pub fn setup() -> (Kernel, ObjectType<Obj>, Process) {
     loom_surface::begin();
-    let kernel = Kernel::new();
+    let kernel = Kernel::builder().handle_limit(LIMIT).build();
     let ty = kernel
         .register_type::<Obj>("Obj", GenericMapping::new(0x2_0001, 0x2_0002, 0x2_0000, 0x1F_0003), ALL)
         .expect("register the model type");
     let p = kernel.create_process(ProcessOptions::default()).expect("a root process");
     (kernel, ty, p)
+}
+
+/// Duplicates `h` within `p` with the same access (`DuplicateHandle` in place).
+pub fn dup(p: &Process, h: Handle) -> kobj::Result<Handle> {
+    p.duplicate_handle(Handle::CURRENT_PROCESS, h, Some(Handle::CURRENT_PROCESS), Access::empty(), false, kobj::DuplicateOptions::SAME_ACCESS)
+        .map(|d| d.expect("a target was given"))
 }
 
 /// Creates an unnamed `Obj(id)` in `p`.
