@@ -82,17 +82,22 @@ fn duplicate_into_other_process_vs_close() {
     });
 }
 
+/// The target is another process: moved into the source's own table, the duplicate
+/// could take the source's freed slot and value, and the plain close would then rightly
+/// close the duplicate.
 #[test]
 fn duplicate_close_source_vs_close() {
     model(|| {
         let (kernel, ty, p) = setup();
         let gate = Gate::new();
         let h = create(&p, &ty, 1).unwrap();
+        let child = p.create_process(false, ProcessOptions::default()).unwrap();
+        let (q, hq) = (child.process, child.handle);
         let t = {
             let p = p.clone();
             gate.spawn(move || {
                 let both = DuplicateOptions::SAME_ACCESS | DuplicateOptions::CLOSE_SOURCE;
-                p.duplicate_handle(Handle::CURRENT_PROCESS, h, Some(Handle::CURRENT_PROCESS), Access::empty(), false, both)
+                p.duplicate_handle(Handle::CURRENT_PROCESS, h, Some(hq), Access::empty(), false, both)
             })
         };
         let closed = p.close_handle(h);
@@ -102,15 +107,18 @@ fn duplicate_close_source_vs_close() {
         match duplicated {
             Ok(Some(d)) => {
                 assert_eq!(closed, Err(Error::InvalidHandle));
-                assert_eq!(kernel.object_count(), 2, "the moved reference keeps the object");
-                assert_eq!(read(&p, d).map(|r| r.0), Some(1));
-                p.close_handle(d).unwrap();
+                assert_eq!(kernel.object_count(), 3, "the moved reference keeps the object");
+                assert_eq!(read(&q, d).map(|r| r.0), Some(1));
+                q.close_handle(d).unwrap();
             }
             Ok(None) => panic!("a target was given"),
             Err(e) => assert_eq!(e, Error::InvalidHandle),
         }
-        assert_eq!(kernel.object_count(), 1);
-        assert_eq!(loom_surface::check_table(&p), 0);
+        assert_eq!(kernel.object_count(), 2, "only the two processes remain");
+        assert_eq!(loom_surface::check_table(&p), 1);
+        assert_eq!(loom_surface::check_table(&q), 0);
+        p.close_handle(hq).unwrap();
+        drop(q);
         drop(p);
         gate.finish(kernel);
     });
