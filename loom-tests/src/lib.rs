@@ -47,8 +47,15 @@ pub fn setup() -> (Kernel, ObjectType<Obj>, Process) {
 
 /// Duplicates `h` within `p` with the same access (`DuplicateHandle` in place).
 pub fn dup(p: &Process, h: Handle) -> kobj::Result<Handle> {
-    p.duplicate_handle(Handle::CURRENT_PROCESS, h, Some(Handle::CURRENT_PROCESS), Access::empty(), false, kobj::DuplicateOptions::SAME_ACCESS)
-        .map(|d| d.expect("a target was given"))
+    p.duplicate_handle(
+        Handle::CURRENT_PROCESS,
+        h,
+        Some(Handle::CURRENT_PROCESS),
+        Access::empty(),
+        false,
+        kobj::DuplicateOptions::SAME_ACCESS,
+    )
+    .map(|d| d.expect("a target was given"))
 }
 
 /// Creates an unnamed `Obj(id)` in `p`.
