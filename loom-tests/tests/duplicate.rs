@@ -35,7 +35,7 @@ fn duplicate_in_place_vs_close() {
             }
             Err(e) => assert_eq!(e, Error::InvalidHandle),
         }
-        assert_eq!(kernel.object_count(), 1);
+        assert_eq!(kernel.object_count(), 1, "the object destroyed once, the process not");
         assert_eq!(loom_surface::check_table(&p), 0);
         drop(p);
         gate.finish(kernel);
