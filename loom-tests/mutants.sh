@@ -25,6 +25,9 @@ declare -A WHAT=(
   [try_ref_plain]="ObjectHeader::try_ref: a plain increment of the pointer count"
   [try_into_handle_plain]="ObjRef::try_into_handle: a plain increment of the handle count"
   [name_remove_unconditional]="last close removes the name without the identity check (model 8's replica)"
+  [take_no_cas]="entry take (close): checks LIVE, then a plain store instead of the CAS"
+  [root_no_cas]="table growth: the new root stored over whatever is there instead of CASed"
+  [alias_no_generation]="private alias: the handle's generation not compared (a reused value revives it)"
 )
 declare -A MODELS=(
   [seqlock_no_recheck]="entry_seqlock"
@@ -35,8 +38,12 @@ declare -A MODELS=(
   [try_ref_plain]="duplicate:duplicate_in_place_vs_close inherit:inherit_vs_close duplicate"
   [try_into_handle_plain]="duplicate:duplicate_in_place_vs_close inherit:inherit_vs_close duplicate"
   [name_remove_unconditional]="names_protocol:names_last_close_vs_recreate names_protocol"
+  [take_no_cas]="entry_close"
+  [root_no_cas]="table_growth:table_growth_new_leaf table_growth"
+  [alias_no_generation]="private_alias"
 )
-ORDER=(seqlock_no_recheck link_relaxed pop_no_tag fill_no_fence close_source_release try_ref_plain try_into_handle_plain name_remove_unconditional)
+ORDER=(seqlock_no_recheck link_relaxed pop_no_tag fill_no_fence close_source_release try_ref_plain
+  try_into_handle_plain name_remove_unconditional take_no_cas root_no_cas alias_no_generation)
 
 if [ $# -gt 0 ]; then ORDER=("$@"); fi
 

@@ -144,6 +144,8 @@ impl Entry {
             // Acquire pairs with the inserter's Release store of `meta`, making its
             // `object` store visible; Release orders our earlier reads before the slot
             // can be reused.
+            #[cfg(kobj_mutant = "take_no_cas")] // mutant: check, then a plain store, no CAS
+            break self.meta.store(retired(meta), Ordering::Release);
             match self.meta.compare_exchange_weak(meta, retired(meta), Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => break,
                 Err(now) => meta = now,
@@ -297,7 +299,14 @@ impl HandleTable {
             };
             // AcqRel: Release publishes the new page (and its slot 0); Acquire on failure
             // sees the winner's root.
-            if self.root.compare_exchange(root, new, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            #[cfg(not(kobj_mutant = "root_no_cas"))]
+            let lost = self.root.compare_exchange(root, new, Ordering::AcqRel, Ordering::Acquire).is_err();
+            #[cfg(kobj_mutant = "root_no_cas")] // mutant: the new root stored, not CASed
+            let lost = {
+                self.root.store(new, Ordering::Release);
+                false
+            };
+            if lost {
                 let page = new & !LEVEL_MASK;
                 // SAFETY: the page was never published, so we own it alone; for a parent
                 // page this frees only the page, not the old root its slot 0 names.
