@@ -29,7 +29,7 @@ fn grow(existing: usize) {
         assert_ne!(new[0], new[1]);
         for (i, &h) in new.iter().enumerate() {
             assert!(!old.contains(&h));
-            let id = read(&p, h).unwrap().0;
+            let id = read(&p, h).expect("an inserted handle is not found: its entry was lost").0;
             assert!(id == 100 || id == 101, "handle {i} reads object {id}");
         }
         assert_eq!(loom_surface::check_table(&p), existing + 2);
