@@ -30,6 +30,9 @@ mod error;
 mod handle;
 mod ids;
 mod kernel;
+#[cfg(loom)]
+#[doc(hidden)]
+pub mod loom_surface;
 mod names;
 mod object;
 mod objects;

@@ -206,6 +206,8 @@ impl PrivateAliases {
         };
         let guard = epoch::pin();
         let live = process.table.get(handle, &guard)?;
+        #[cfg(kobj_mutant = "alias_no_generation")] // mutant: a reused value revives the alias
+        let generation = live.generation;
         let same = live.generation == generation
             && live.object.body::<PrivateNamespace>().is_some_and(|ns| ns.dir == dir);
         same.then_some(dir)

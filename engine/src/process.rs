@@ -628,9 +628,17 @@ impl Process {
                 seen.set((a, f));
                 Ok(())
             }) {
+                #[cfg(not(kobj_mutant = "close_source_release"))]
                 Ok(r) => {
                     src.private.closed(src, source, &r);
                     r.into_handle().ok_or(Error::AccessDenied)?
+                }
+                // mutant: the source's reference is released, then a new one taken
+                #[cfg(kobj_mutant = "close_source_release")]
+                Ok(r) => {
+                    src.private.closed(src, source, &r);
+                    let pointer = r.into_handle().ok_or(Error::AccessDenied)?.object().clone();
+                    pointer.try_into_handle().map_err(|_| Error::InvalidHandle)?
                 }
                 Err(_) => Self::reference_entry(src, source, &seen)?,
             }

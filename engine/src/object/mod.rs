@@ -102,6 +102,7 @@ struct ObjectBlock<P> {
 /// # Safety
 /// `header` must come from `allocate::<P>` and nothing may use the block afterwards.
 unsafe fn drop_block<P>(header: NonNull<ObjectHeader>) -> Layout {
+    crate::sync::note_block_freed(header.as_ptr() as usize);
     // SAFETY: per the contract, the pointer is the block's own, with its provenance, and
     // the block is initialised and ours alone.
     unsafe { std::ptr::drop_in_place(header.as_ptr().cast::<ObjectBlock<P>>()) };
@@ -179,6 +180,9 @@ impl ObjectHeader {
     /// Takes a pointer reference if the object is not yet destroyed.
     #[inline]
     pub(crate) fn try_ref(&self) -> Option<ObjRef> {
+        #[cfg(kobj_mutant = "try_ref_plain")] // mutant: a plain increment, resurrects a zero count
+        return Some(ObjRef(NonNull::from(self)))
+            .inspect(|_| drop(self.pointers.fetch_add(1, Ordering::Acquire)));
         let mut n = self.pointers.load(Ordering::Relaxed);
         loop {
             if n == 0 {
@@ -244,6 +248,7 @@ pub(crate) fn allocate<P: Any + Send + Sync>(
     }
     // SAFETY: per the contract, a live kernel's domain.
     unsafe { domain.as_ref() }.live.increment();
+    crate::sync::note_block_allocated(block as usize);
     // SAFETY: `block` is non-null (checked or cached) and its header is its first field
     // (`repr(C)`).
     HandleRef(ObjRef(unsafe { NonNull::new_unchecked(block.cast::<ObjectHeader>()) }))
@@ -286,6 +291,8 @@ impl ObjRef {
     /// reference back.
     pub(crate) fn try_into_handle(self) -> Result<HandleRef, ObjRef> {
         let handles = &self.handles;
+        #[cfg(kobj_mutant = "try_into_handle_plain")] // mutant: a plain increment, resurrects
+        return Ok(HandleRef(self)).inspect(|h| drop(h.handles.fetch_add(1, Ordering::Acquire)));
         let mut n = handles.load(Ordering::Relaxed);
         loop {
             if n == 0 {
@@ -404,6 +411,7 @@ impl Drop for HandleRef {
 
 #[cold]
 fn last_handle_closed(obj: &ObjRef) {
+    crate::sync::note_last_handle(obj.as_ptr() as usize);
     // The layers above decide what a last handle means (a name removed, a process
     // terminated): this layer only calls up through the hook the kernel registered.
     (obj.domain().last_handle)(obj);

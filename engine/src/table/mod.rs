@@ -158,6 +158,8 @@ impl Entry {
             // Acquire pairs with the inserter's Release store of `meta`, making its
             // `object` store visible; Release orders our earlier reads before the slot
             // can be reused.
+            #[cfg(kobj_mutant = "take_no_cas")] // mutant: check, then a plain store, no CAS
+            break self.meta.store(retired(meta), Ordering::Release);
             match self.meta.compare_exchange_weak(meta, retired(meta), Ordering::AcqRel, Ordering::Acquire) {
                 Ok(_) => break,
                 Err(now) => meta = now,
@@ -329,7 +331,14 @@ impl HandleTable {
             };
             // AcqRel: Release publishes the new page (and its slot 0); Acquire on failure
             // sees the winner's root.
-            if self.root.compare_exchange(root, new, Ordering::AcqRel, Ordering::Acquire).is_err() {
+            #[cfg(not(kobj_mutant = "root_no_cas"))]
+            let lost = self.root.compare_exchange(root, new, Ordering::AcqRel, Ordering::Acquire).is_err();
+            #[cfg(kobj_mutant = "root_no_cas")] // mutant: the new root stored, not CASed
+            let lost = {
+                self.root.store(new, Ordering::Release);
+                false
+            };
+            if lost {
                 let page = new & !LEVEL_MASK;
                 // SAFETY: the page was never published, so we own it alone; for a parent
                 // page this frees only the page, not the old root its slot 0 names.
@@ -383,7 +392,10 @@ impl HandleTable {
                 return None;
             }
             let object = entry.object.load(Ordering::Acquire) as *const ObjectHeader;
+            #[cfg(not(kobj_mutant = "seqlock_no_recheck"))]
             let after = entry.meta.load(Ordering::Relaxed);
+            #[cfg(kobj_mutant = "seqlock_no_recheck")] // mutant: the second `meta` load removed
+            let after = before;
             if before == after {
                 // SAFETY: `before == after`, both LIVE: by the orderings above, the value
                 // loaded from `object` is the pointer stored for this live period (a
@@ -392,6 +404,7 @@ impl HandleTable {
                 // deferred through the epoch until this guard is dropped, so it is valid
                 // for 'g.
                 let object = unsafe { &*object };
+                crate::sync::check_block(object as *const ObjectHeader as usize);
                 return Some(Snapshot {
                     object,
                     access: access_of(before),
@@ -521,7 +534,10 @@ impl HandleTable {
             // second `meta` load, which fails the seqlock check. With Relaxed, nothing
             // orders that second load after the CAS and the reader could build a
             // reference from the link (review issue 7, item 1).
+            #[cfg(not(kobj_mutant = "link_relaxed"))]
             entry.object.store((head & FREE_INDEX) as usize, Ordering::Release);
+            #[cfg(kobj_mutant = "link_relaxed")] // mutant: the link stored Relaxed (issue 7.1)
+            entry.object.store((head & FREE_INDEX) as usize, Ordering::Relaxed);
             let next = bump_tag(head) | (index as u64 + 1);
             // Release: publishes the link store (and the slot's retirement) to the popper.
             match free.compare_exchange_weak(head, next, Ordering::Release, Ordering::Relaxed) {
@@ -552,7 +568,10 @@ impl HandleTable {
             // The slot may be popped and reused by another thread meanwhile; then this
             // read is stale, but the tag in `head` has moved and the CAS below fails.
             let link = table.entry(index).map_or(0, |e| e.object.load(Ordering::Relaxed)) as u64;
+            #[cfg(not(kobj_mutant = "pop_no_tag"))]
             let next = bump_tag(head) | (link & FREE_INDEX);
+            #[cfg(kobj_mutant = "pop_no_tag")] // mutant: the pop drops the tag (ABA)
+            let next = link & FREE_INDEX;
             match free.compare_exchange_weak(head, next, Ordering::Acquire, Ordering::Acquire) {
                 Ok(_) => return Some(index),
                 Err(now) => head = now,
@@ -794,6 +813,7 @@ impl Reservation<'_> {
         // SeqCst fence against `close_all`'s: either its sweep sees this entry live, or
         // we see `closed` and take the entry back ourselves (SPEC §5: an insert racing
         // terminate must not leave a handle in a dead table).
+        #[cfg(not(kobj_mutant = "fill_no_fence"))]
         fence(Ordering::SeqCst);
         if table.closed.load(Ordering::Relaxed) {
             if let Ok(reference) = entry.take(|_| Ok(())) {
@@ -815,6 +835,7 @@ impl Drop for Reservation<'_> {
 /// Inheritance: copying a parent's inheritable entries into a new child table.
 impl HandleTable {
     /// Tables at least this large are copied page by page in parallel.
+    #[cfg(not(loom))]
     const PARALLEL_COPY: usize = 1 << 16;
 
     /// Copies every INHERIT entry of `parent` into this table (new, not yet visible to
@@ -843,12 +864,14 @@ impl HandleTable {
                         self.copy_entry(parent, index, &guard);
                     }
                 };
+                // rayon's pool does not run under loom; a loom table is far below the size.
+                #[cfg(not(loom))]
                 if end >= Self::PARALLEL_COPY {
                     use rayon::prelude::*;
                     pages.par_iter().for_each(copy_page);
-                } else {
-                    pages.iter().for_each(copy_page);
+                    return self.rebuild_free_list();
                 }
+                pages.iter().for_each(copy_page);
             }
         }
         self.rebuild_free_list();
@@ -883,5 +906,51 @@ impl HandleTable {
                 self.push_free(index);
             }
         }
+    }
+}
+
+/// The loom models' consistency check of a table at rest.
+#[cfg(loom)]
+impl HandleTable {
+    /// Panics unless, with no operation in flight, every slot below the high-water mark
+    /// is either live, on exactly one free list or in a stripe's unused fresh line (in a
+    /// table not closed), each list ends,
+    /// no live slot is on one, and the live count matches. Returns the number of live entries.
+    pub(crate) fn check_at_rest(&self) -> usize {
+        let end = self.high_water.load(Ordering::Acquire);
+        let mut on_list = vec![false; end];
+        for (stripe, free) in self.free.iter().enumerate() {
+            let mut top = (free.load(Ordering::Acquire) & FREE_INDEX) as usize;
+            while top != 0 {
+                let index = top - 1;
+                assert!(index < end, "free list {stripe} holds slot {index}, past the high-water mark {end}");
+                assert!(!on_list[index], "slot {index} is on the free lists twice (or a list loops)");
+                on_list[index] = true;
+                let entry = self.entry(index).expect("a freed slot's page exists");
+                assert!(
+                    !is_live(entry.meta.load(Ordering::Acquire)),
+                    "live slot {index} is on free list {stripe}"
+                );
+                top = entry.object.load(Ordering::Acquire) & FREE_INDEX as usize;
+            }
+        }
+        // A stripe's claimed-but-unused fresh slots are accounted for by its cursor.
+        for cursor in &self.fresh {
+            let current = cursor.load(Ordering::Acquire);
+            for index in (current >> 32) as usize..(current & 0xFFFF_FFFF) as usize {
+                assert!(index < end && !on_list[index], "fresh slot {index} also listed or past the mark");
+                on_list[index] = true;
+            }
+        }
+        let dead = self.closed.load(Ordering::Acquire);
+        let mut live = 0;
+        for (index, listed) in on_list.iter().enumerate() {
+            let entry_live = self.entry(index).is_some_and(|e| is_live(e.meta.load(Ordering::Acquire)));
+            // A dead table's sweep takes entries without freeing their slots.
+            assert!(entry_live || *listed || dead, "slot {index} is neither live nor free: lost");
+            live += usize::from(entry_live);
+        }
+        assert_eq!(self.len(), live, "the live count disagrees with the live entries");
+        live
     }
 }
