@@ -31,13 +31,41 @@ pub const NAMES: [&str; 16] = [
 /// Desired access masks for opens (0x0100_0000 is ACCESS_SYSTEM_SECURITY, 0x0200_0000
 /// MAXIMUM_ALLOWED, the top nibble the GENERIC_* bits).
 pub const OPEN_ACCESS: [u32; 18] = [
-    0x1F_0003, 0x10_0000, 0x8000_0000, 0x2, 0, 0x200_0000, 0x4, 0x1000_0000, 0x0100_0000, 0x1, 0x6_0000,
-    0x1F_001F, 0xF_001F, 0x200_0001, 0x4000_0000, 0x2000_0000, 0xFFFF_FFFF, 0x40,
+    0x1F_0003,
+    0x10_0000,
+    0x8000_0000,
+    0x2,
+    0,
+    0x200_0000,
+    0x4,
+    0x1000_0000,
+    0x0100_0000,
+    0x1,
+    0x6_0000,
+    0x1F_001F,
+    0xF_001F,
+    0x200_0001,
+    0x4000_0000,
+    0x2000_0000,
+    0xFFFF_FFFF,
+    0x40,
 ];
 
 /// Desired access masks for duplication without SAME_ACCESS.
-pub const DUP_ACCESS: [u32; 12] =
-    [0, 0x10_0000, 0x8000_0000, 0x1000_0000, 0x2, 0xFFFF, 0x0100_0000, 0x200_0001, 0x40, 0x1F_FFFF, 0x1, 0x2_0000];
+pub const DUP_ACCESS: [u32; 12] = [
+    0,
+    0x10_0000,
+    0x8000_0000,
+    0x1000_0000,
+    0x2,
+    0xFFFF,
+    0x0100_0000,
+    0x200_0001,
+    0x40,
+    0x1F_FFFF,
+    0x1,
+    0x2_0000,
+];
 
 /// `(initial, maximum)` for `create_semaphore` (the invalid ones included).
 pub const SEMAPHORE_COUNTS: [(i32, i32); 8] =
@@ -116,22 +144,8 @@ pub enum Component {
 }
 
 /// Object-name words: case variants, NULs, odd Unicode.
-pub const WORDS: [&str; 14] = [
-    "a",
-    "A",
-    "b",
-    "a\0b",
-    "é",
-    "e\u{301}",
-    "😀",
-    "global",
-    "GLOBAL",
-    "Global ",
-    ".",
-    "..",
-    "\u{FEFF}",
-    "/",
-];
+pub const WORDS: [&str; 14] =
+    ["a", "A", "b", "a\0b", "é", "e\u{301}", "😀", "global", "GLOBAL", "Global ", ".", "..", "\u{FEFF}", "/"];
 
 /// How an operation picks a name.
 #[derive(Arbitrary, Clone, Debug)]
@@ -398,4 +412,30 @@ pub struct Scenario {
     pub setup: Setup,
     /// The operations, in order.
     pub ops: Vec<Op>,
+}
+
+/// Decodes a setup, then elements of `T` one after another until the bytes run out (or
+/// `max` of them): every byte feeds an element, none is spent on "one more?" flags as
+/// `Vec`'s own `arbitrary_take_rest` does. An element that fails to decode ends the list.
+pub fn decode_list<'a, T: Arbitrary<'a>>(u: &mut arbitrary::Unstructured<'a>, max: usize) -> Vec<T> {
+    let mut out = Vec::new();
+    while !u.is_empty() && out.len() < max {
+        match T::arbitrary(u) {
+            Ok(t) => out.push(t),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+impl Scenario {
+    /// The scenario fuzz bytes stand for: a [`Setup`], then operations until the bytes
+    /// run out (at most [`MAX_OPS`](crate::runner::MAX_OPS)).
+    #[must_use]
+    pub fn decode(data: &[u8]) -> Scenario {
+        let mut u = arbitrary::Unstructured::new(data);
+        let setup = Setup::arbitrary(&mut u).unwrap_or_default();
+        let ops = decode_list(&mut u, crate::runner::MAX_OPS);
+        Scenario { setup, ops }
+    }
 }

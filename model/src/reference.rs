@@ -406,7 +406,13 @@ impl Model {
         }
     }
 
-    fn new_obj(&mut self, kind: Kind, handles: usize, name: Option<(Dir, String)>, security: MSecurity) -> usize {
+    fn new_obj(
+        &mut self,
+        kind: Kind,
+        handles: usize,
+        name: Option<(Dir, String)>,
+        security: MSecurity,
+    ) -> usize {
         self.objs.push(MObj {
             kind,
             handles,
@@ -557,9 +563,12 @@ impl Model {
                 "Session" => Ok(Dir::Bnolinks),
                 _ => Err(PATH_NOT_FOUND),
             },
-            Dir::Bnolinks => {
-                self.sessions.iter().find(|s| s.to_string() == component).map(|&s| Dir::Session(s)).ok_or(PATH_NOT_FOUND)
-            }
+            Dir::Bnolinks => self
+                .sessions
+                .iter()
+                .find(|s| s.to_string() == component)
+                .map(|&s| Dir::Session(s))
+                .ok_or(PATH_NOT_FOUND),
             Dir::Private(_) => Err(PATH_NOT_FOUND),
         }
     }
@@ -633,7 +642,13 @@ impl Model {
     }
 
     /// The named part of a create: (object with one new handle reference, granted, existed).
-    fn create_named(&mut self, p: usize, payload: Payload, name: &str, security: MSecurity) -> R<(usize, u32, bool)> {
+    fn create_named(
+        &mut self,
+        p: usize,
+        payload: Payload,
+        name: &str,
+        security: MSecurity,
+    ) -> R<(usize, u32, bool)> {
         let kind = payload.kind();
         let Target::At(dir, last) = self.resolve(p, name)? else {
             return Err(INVALID_HANDLE);
@@ -643,7 +658,8 @@ impl Model {
             if self.objs[obj].kind != kind {
                 return Err(INVALID_HANDLE);
             }
-            let granted = self.objs[obj].security.access_check(kind, self.procs[p].token, kind.all_access())?;
+            let granted =
+                self.objs[obj].security.access_check(kind, self.procs[p].token, kind.all_access())?;
             self.objs[obj].handles += 1;
             return Ok((obj, granted, true));
         }
@@ -651,7 +667,8 @@ impl Model {
             return Err(ACCESS_DENIED);
         }
         let proc_ = &self.procs[p];
-        if kind == Kind::Mapping && dir == Dir::Session(0) && proc_.session != 0 && !proc_.token.create_global {
+        if kind == Kind::Mapping && dir == Dir::Session(0) && proc_.session != 0 && !proc_.token.create_global
+        {
             return Err(ACCESS_DENIED);
         }
         let obj = self.new_obj(kind, 1, Some(key.clone()), security);
@@ -916,7 +933,13 @@ impl Model {
     }
 
     /// `create_private_namespace` (`create`) or `open_private_namespace`.
-    pub fn private_namespace(&mut self, p: usize, create: bool, boundary: &Boundary, alias: &str) -> R<usize> {
+    pub fn private_namespace(
+        &mut self,
+        p: usize,
+        create: bool,
+        boundary: &Boundary,
+        alias: &str,
+    ) -> R<usize> {
         self.alive(p)?;
         if alias.is_empty() || alias.contains('\\') {
             return Err(INVALID_PARAMETER);

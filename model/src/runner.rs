@@ -10,8 +10,8 @@ use kobj::{
 };
 
 use crate::ops::{
-    HSel, NameSel, ObjectKind, Op, Scenario, SdSel, Setup, ALIASES, BOUNDARY_NAMES, DUP_ACCESS, MAPPING_SIZES,
-    OPEN_ACCESS, PROTECTIONS, RELEASE_COUNTS, SEMAPHORE_COUNTS,
+    HSel, NameSel, ObjectKind, Op, Scenario, SdSel, Setup, ALIASES, BOUNDARY_NAMES, DUP_ACCESS,
+    MAPPING_SIZES, OPEN_ACCESS, PROTECTIONS, RELEASE_COUNTS, SEMAPHORE_COUNTS,
 };
 use crate::reference::{value_of, Kind, MSecurity, MSid, MToken, Model, Payload, CURRENT, R};
 
@@ -168,7 +168,8 @@ impl World {
         };
         let base = kernel.object_count();
         let mut model = Model::new(limit.unwrap_or(kobj::DEFAULT_HANDLE_LIMIT));
-        let mut roots: Vec<(u32, u8)> = setup.roots.iter().take(3).map(|r| (u32::from(r.session % 3), r.token)).collect();
+        let mut roots: Vec<(u32, u8)> =
+            setup.roots.iter().take(3).map(|r| (u32::from(r.session % 3), r.token)).collect();
         if roots.is_empty() {
             roots.push((0, 0));
         }
@@ -186,7 +187,11 @@ impl World {
             let (token, mtoken) = token_of(t);
             model.add_process(s, mtoken);
             let p = kernel
-                .create_process(ProcessOptions { session_id: Some(s), token: Some(token), ..Default::default() })
+                .create_process(ProcessOptions {
+                    session_id: Some(s),
+                    token: Some(token),
+                    ..Default::default()
+                })
                 .expect("a root process");
             procs.push(p);
         }
@@ -207,8 +212,12 @@ impl World {
         let with_low = |v: usize, b: u8| v | usize::from(b % 4);
         let mp = &self.model.procs[self.m(i)];
         let live_of = |filter: &dyn Fn(Kind) -> bool, n: u16| -> Option<usize> {
-            let keys: Vec<usize> =
-                mp.entries.iter().filter(|(_, e)| filter(self.model.objs[e.obj].kind)).map(|(&k, _)| k).collect();
+            let keys: Vec<usize> = mp
+                .entries
+                .iter()
+                .filter(|(_, e)| filter(self.model.objs[e.obj].kind))
+                .map(|(&k, _)| k)
+                .collect();
             (!keys.is_empty()).then(|| value_of(keys[usize::from(n) % keys.len()]))
         };
         match *sel {
@@ -231,7 +240,9 @@ impl World {
                 g => usize::MAX - usize::from(g - 8),
             },
             HSel::Current => CURRENT,
-            HSel::LiveProcess(n) => live_of(&|k| k == Kind::Process, n).unwrap_or_else(|| self.raw(i, &HSel::Live(n, 0))),
+            HSel::LiveProcess(n) => {
+                live_of(&|k| k == Kind::Process, n).unwrap_or_else(|| self.raw(i, &HSel::Live(n, 0)))
+            }
             HSel::LiveOf(k, n) => {
                 let k = kind_of(k);
                 live_of(&|x| x == k, n).unwrap_or_else(|| self.raw(i, &HSel::Live(n, 0)))
@@ -299,7 +310,8 @@ impl World {
             Op::Compare { p, a, b } => {
                 let p = self.pick(*p);
                 let (a, b) = (self.raw(p, a), self.raw(p, b));
-                let got = code(self.procs[p].compare_object_handles(Handle::from_raw(a), Handle::from_raw(b)));
+                let got =
+                    code(self.procs[p].compare_object_handles(Handle::from_raw(a), Handle::from_raw(b)));
                 let want = self.model.compare(self.m(p), a, b);
                 same(format_args!("compare_object_handles({a:#x}, {b:#x})"), got, want)
             }
@@ -312,7 +324,8 @@ impl World {
                     Some(v) => self.raw(v, h),
                     None => self.raw(p, h),
                 };
-                let dst = if *target_none { None } else { Some(dst.as_ref().map_or(CURRENT, |d| self.raw(p, d))) };
+                let dst =
+                    if *target_none { None } else { Some(dst.as_ref().map_or(CURRENT, |d| self.raw(p, d))) };
                 let access = DUP_ACCESS[usize::from(*access) % DUP_ACCESS.len()];
                 let options = u32::from(*options) & 7;
                 let got = code(self.procs[p].duplicate_handle(
@@ -441,7 +454,10 @@ impl World {
         let proc_ = &self.procs[p];
         let flag = |bit: u8| param & bit != 0;
         let (got, want) = match kind {
-            ObjectKind::Mutex => (proc_.create_mutex(sa, flag(1), name), self.model_create(mp, Payload::Mutex, name, inherit, model_sd)),
+            ObjectKind::Mutex => (
+                proc_.create_mutex(sa, flag(1), name),
+                self.model_create(mp, Payload::Mutex, name, inherit, model_sd),
+            ),
             ObjectKind::Event => (
                 proc_.create_event(sa, flag(1), flag(2), name),
                 self.model_create(mp, Payload::Event(flag(2)), name, inherit, model_sd),
@@ -456,14 +472,21 @@ impl World {
                 };
                 (got, want)
             }
-            ObjectKind::Timer => {
-                (proc_.create_waitable_timer(sa, flag(1), name), self.model_create(mp, Payload::Timer, name, inherit, model_sd))
-            }
+            ObjectKind::Timer => (
+                proc_.create_waitable_timer(sa, flag(1), name),
+                self.model_create(mp, Payload::Timer, name, inherit, model_sd),
+            ),
             ObjectKind::Mapping => {
                 let protect = PROTECTIONS[usize::from(param) % PROTECTIONS.len()];
                 let size = MAPPING_SIZES[usize::from(param / 16) % MAPPING_SIZES.len()];
                 let file_raw = file.map(|f| self.raw(p, f));
-                let got = self.procs[p].create_file_mapping(file_raw.map(Handle::from_raw), sa, protect, size, name);
+                let got = self.procs[p].create_file_mapping(
+                    file_raw.map(Handle::from_raw),
+                    sa,
+                    protect,
+                    size,
+                    name,
+                );
                 let valid_protect = matches!(protect & 0xFF, 0x02 | 0x04 | 0x08 | 0x20 | 0x40 | 0x80)
                     && protect & !(0xFF | 0x9F00_0000) == 0;
                 let want = if !self.model.procs[mp].alive {
@@ -478,9 +501,10 @@ impl World {
                 };
                 (got, want)
             }
-            ObjectKind::Job => {
-                (proc_.create_job_object(sa, name), self.model_create(mp, Payload::Job, name, inherit, model_sd))
-            }
+            ObjectKind::Job => (
+                proc_.create_job_object(sa, name),
+                self.model_create(mp, Payload::Job, name, inherit, model_sd),
+            ),
         };
         let got = code(got).map(|c| (c.handle.raw(), c.already_existed));
         same(format_args!("create {kind:?} {:?}", name.map(short)), got, want)?;
@@ -501,7 +525,14 @@ impl World {
         self.model.create(mp, payload, name, inherit, sd)
     }
 
-    fn open(&mut self, p: usize, kind: ObjectKind, name: &str, access: u32, inherit: bool) -> Result<(), Divergence> {
+    fn open(
+        &mut self,
+        p: usize,
+        kind: ObjectKind,
+        name: &str,
+        access: u32,
+        inherit: bool,
+    ) -> Result<(), Divergence> {
         let a = Access::from_bits_retain(access);
         let proc_ = &self.procs[p];
         let got = match kind {
@@ -582,7 +613,11 @@ pub fn run_scenario(scenario: &Scenario) -> Result<(), Divergence> {
     let mut w = World::new(&scenario.setup);
     w.check().map_err(|d| Divergence { op: "(setup)".into(), ..d })?;
     for (n, op) in scenario.ops.iter().take(MAX_OPS).enumerate() {
-        w.step(op).and_then(|()| w.check()).map_err(|d| Divergence { step: Some(n), op: format!("{op:?}"), ..d })?;
+        w.step(op).and_then(|()| w.check()).map_err(|d| Divergence {
+            step: Some(n),
+            op: format!("{op:?}"),
+            ..d
+        })?;
     }
     w.finish().map_err(|d| Divergence { op: "(finish)".into(), ..d })
 }

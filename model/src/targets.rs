@@ -3,16 +3,13 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 
-use crate::ops::{HSel, NameSel, ObjectKind, Op, Scenario, SdSel, Setup};
+use crate::ops::{decode_list, HSel, NameSel, ObjectKind, Op, Scenario, SdSel, Setup};
 use crate::runner::{run_scenario, Divergence};
 use crate::threads::{run_threads, ThreadScenario};
 
 /// The `ops` target: the bytes decode into a [`Scenario`] run against the model.
 pub fn ops(data: &[u8]) -> Result<(), Divergence> {
-    let Ok(scenario) = Scenario::arbitrary_take_rest(Unstructured::new(data)) else {
-        return Ok(());
-    };
-    run_scenario(&scenario)
+    run_scenario(&Scenario::decode(data))
 }
 
 /// An operation of the `names` target: name-heavy calls, with names built from path
@@ -95,18 +92,23 @@ pub struct NamesScenario {
     pub ops: Vec<NameOp>,
 }
 
+impl NamesScenario {
+    /// A [`Setup`], then operations until the bytes run out.
+    #[must_use]
+    pub fn decode(data: &[u8]) -> NamesScenario {
+        let mut u = Unstructured::new(data);
+        let setup = Setup::arbitrary(&mut u).unwrap_or_default();
+        NamesScenario { setup, ops: decode_list(&mut u, crate::runner::MAX_OPS) }
+    }
+}
+
 /// The `names` target: name parsing and resolution against the model.
 pub fn names(data: &[u8]) -> Result<(), Divergence> {
-    let Ok(s) = NamesScenario::arbitrary_take_rest(Unstructured::new(data)) else {
-        return Ok(());
-    };
+    let s = NamesScenario::decode(data);
     run_scenario(&Scenario { setup: s.setup, ops: s.ops.iter().map(NameOp::to_op).collect() })
 }
 
 /// The `threads` target: several OS threads on shared processes, then the invariants.
 pub fn threads(data: &[u8]) -> Result<(), String> {
-    let Ok(scenario) = ThreadScenario::arbitrary_take_rest(Unstructured::new(data)) else {
-        return Ok(());
-    };
-    run_threads(&scenario)
+    run_threads(&ThreadScenario::decode(data))
 }

@@ -8,7 +8,9 @@
 use std::sync::Mutex;
 
 use arbitrary::Arbitrary;
-use kobj::{Access, BoundaryDescriptor, DuplicateOptions, Handle, HandleFlags, Kernel, Process, ProcessOptions, Sid};
+use kobj::{
+    Access, BoundaryDescriptor, DuplicateOptions, Handle, HandleFlags, Kernel, Process, ProcessOptions, Sid,
+};
 
 use crate::ops::{ObjectKind, ALIASES, DUP_ACCESS, NAMES, OPEN_ACCESS};
 
@@ -132,7 +134,9 @@ struct Worker<'a> {
 
 fn check<T>(what: &str, r: &kobj::Result<T>) -> Result<(), String> {
     match r {
-        Err(e) if !SPEC_CODES.contains(&e.code()) => Err(format!("{what}: code {} is not one of SPEC §2's", e.code())),
+        Err(e) if !SPEC_CODES.contains(&e.code()) => {
+            Err(format!("{what}: code {} is not one of SPEC §2's", e.code()))
+        }
         _ => Ok(()),
     }
 }
@@ -143,6 +147,23 @@ fn check_handle(what: &str, h: Handle) -> Result<(), String> {
         return Err(format!("{what}: handle value {raw:#x} is not a non-zero multiple of 4"));
     }
     Ok(())
+}
+
+impl ThreadScenario {
+    /// Three selector bytes (roots, sessions, thread count `2 + n % 3`), then
+    /// `(thread, op)` pairs until the bytes run out, dealt to the threads by `thread % n`.
+    #[must_use]
+    pub fn decode(data: &[u8]) -> ThreadScenario {
+        let mut u = arbitrary::Unstructured::new(data);
+        let roots = u8::arbitrary(&mut u).unwrap_or(0);
+        let sessions = u8::arbitrary(&mut u).unwrap_or(0);
+        let n = 2 + usize::from(u8::arbitrary(&mut u).unwrap_or(0)) % (MAX_THREADS - 1);
+        let mut threads = vec![Vec::new(); n];
+        for (t, op) in crate::ops::decode_list::<(u8, ThreadOp)>(&mut u, MAX_THREADS * MAX_THREAD_OPS) {
+            threads[usize::from(t) % n].push(op);
+        }
+        ThreadScenario { roots, sessions, threads }
+    }
 }
 
 impl Worker<'_> {
@@ -251,7 +272,8 @@ impl Worker<'_> {
                 }
                 let (i, proc_) = self.proc_(p);
                 let list = list.and_then(|h| self.mine(h)).map(|(_, h)| vec![h]);
-                let r = proc_.create_process(inherit, ProcessOptions { handle_list: list, ..Default::default() });
+                let r =
+                    proc_.create_process(inherit, ProcessOptions { handle_list: list, ..Default::default() });
                 check("create_process", &r)?;
                 if let Ok(child) = r {
                     check_handle("create_process", child.handle)?;
@@ -314,7 +336,10 @@ pub fn run_threads(scenario: &ThreadScenario) -> Result<(), String> {
                 let children = &children;
                 s.spawn(move || {
                     let mut w = Worker { roots, children: Vec::new(), mine: Vec::new() };
-                    let r = ops.iter().take(MAX_THREAD_OPS).try_for_each(|op| w.step(op).map_err(|e| format!("{op:?}: {e}")));
+                    let r = ops
+                        .iter()
+                        .take(MAX_THREAD_OPS)
+                        .try_for_each(|op| w.step(op).map_err(|e| format!("{op:?}: {e}")));
                     children.lock().unwrap_or_else(|e| e.into_inner()).extend(w.children);
                     r
                 })
