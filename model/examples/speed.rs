@@ -1,21 +1,11 @@
-//! Debug aid: the cost of one decoded `ops` run of random bytes.
+//! Debug aid: prints the decoded `names` scenario of each file given.
 fn main() {
-    let mut x: u64 = 88172645463325252;
-    let inputs: Vec<Vec<u8>> = (0..500)
-        .map(|_| {
-            (0..300)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect()
-        })
-        .collect();
-    let t = std::time::Instant::now();
-    for i in &inputs {
-        kobj_model::targets::ops(i).unwrap();
+    for f in std::env::args().skip(1) {
+        let data = std::fs::read(&f).unwrap();
+        let s = kobj_model::targets::NamesScenario::decode(&data);
+        println!("{f}: {:?} {} ops", s.setup, s.ops.len());
+        for op in s.ops.iter().take(6) {
+            println!("   {op:?}");
+        }
     }
-    println!("ops run: {:?}/iter", t.elapsed() / 500);
 }
