@@ -100,7 +100,8 @@ fn security_of(sel: SdSel, token: MToken) -> (Option<SecurityDescriptor>, Option
             Ace::Deny(sid, access)
         }
     };
-    let (owner, aces): (Option<Sid>, Option<Vec<(bool, Sid, u32)>>) = match sel {
+    type Aces = Option<Vec<(bool, Sid, u32)>>;
+    let (owner, aces): (Option<Sid>, Aces) = match sel {
         SdSel::Default => return (None, None),
         SdSel::Null => (None, None),
         SdSel::Empty => (None, Some(vec![])),
