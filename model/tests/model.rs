@@ -149,3 +149,114 @@ fn close_source_keeps_the_value_and_failed_create_gives_the_slot_back() {
     assert_eq!(m.raw(), 4);
     finish(&k, base, vec![p]);
 }
+
+/// Fixed runs through the corners random bytes reach rarely: deny ACEs for another user,
+/// duplication under an empty DACL (within the held access, and beyond it), CreateGlobal
+/// for a global mapping from session 1, the `Session\<n>` links and the length limit.
+#[test]
+fn security_and_name_corners_agree() {
+    use kobj_model::ops::{Component, RootSel};
+    use kobj_model::Setup;
+    let setup = Setup {
+        roots: vec![
+            RootSel { session: 1, token: 0 },
+            RootSel { session: 1, token: 1 },
+            RootSel { session: 1, token: 2 },
+        ],
+        limit: None,
+    };
+    let named = |p: u8, kind: ObjectKind, name: NameSel, sd: SdSel| Op::Create {
+        p,
+        kind,
+        name: Some(name),
+        inherit: false,
+        sd,
+        param: 0,
+        file: None,
+    };
+    let open = |p: u8, name: NameSel, access: u8| Op::Open {
+        p,
+        kind: ObjectKind::Event,
+        name,
+        access,
+        inherit: false,
+    };
+    let dup = |access: u8, options: u8| Op::Dup {
+        p: 0,
+        src: None,
+        h: HSel::LiveOf(ObjectKind::Event, 0),
+        dst: None,
+        target_none: false,
+        options,
+        access,
+        inherit: false,
+    };
+    let ops = vec![
+        // Deny user 1001 GENERIC_ALL, then allow Everyone GENERIC_READ.
+        named(0, ObjectKind::Event, NameSel::Fixed(0), SdSel::DenyThenRead),
+        open(1, NameSel::Fixed(0), 2), // GENERIC_READ as user 1001: denied
+        open(2, NameSel::Fixed(0), 2), // as user 1000: granted
+        open(1, NameSel::Fixed(0), 5), // MAXIMUM_ALLOWED as user 1001
+        named(1, ObjectKind::Event, NameSel::Fixed(0), SdSel::Default), // create-existing, denied
+        // An empty DACL: the creator holds ALL_ACCESS; a duplicate may keep it, not grow.
+        named(0, ObjectKind::Event, NameSel::Fixed(1), SdSel::Empty),
+        dup(9, 0),
+        dup(4, 0),
+        Op::SetInfo { p: 0, h: HSel::LiveOf(ObjectKind::Event, 1), mask: 3, flags: 0 },
+        open(0, NameSel::Fixed(1), 10), // READ_CONTROL | WRITE_DAC: the owner's
+        open(1, NameSel::Fixed(1), 10),
+        // A global mapping from session 1 needs CreateGlobal; opening it does not.
+        named(0, ObjectKind::Mapping, NameSel::Fixed(2), SdSel::Default),
+        named(2, ObjectKind::Mapping, NameSel::Fixed(2), SdSel::Null),
+        Op::Open { p: 0, kind: ObjectKind::Mapping, name: NameSel::Fixed(2), access: 2, inherit: false },
+        // Session links: Session\1 is a link (not an object), Session\3 does not exist,
+        // Session\01 is not Session\1.
+        named(
+            0,
+            ObjectKind::Job,
+            NameSel::Path(vec![Component::Session, Component::Number(1)]),
+            SdSel::Default,
+        ),
+        named(
+            0,
+            ObjectKind::Job,
+            NameSel::Path(vec![Component::Session, Component::Number(3)]),
+            SdSel::Default,
+        ),
+        named(
+            0,
+            ObjectKind::Job,
+            NameSel::Path(vec![Component::Session, Component::Number(129), Component::Word(0)]),
+            SdSel::Default,
+        ),
+        named(
+            0,
+            ObjectKind::Job,
+            NameSel::Path(vec![
+                Component::Session,
+                Component::Number(1),
+                Component::Local,
+                Component::Word(0),
+            ]),
+            SdSel::Default,
+        ),
+        Op::Open {
+            p: 1,
+            kind: ObjectKind::Job,
+            name: NameSel::Path(vec![Component::Word(0)]),
+            access: 7,
+            inherit: false,
+        },
+        // 32,767 units fit, 32,768 do not (1-unit and 2-unit characters).
+        named(0, ObjectKind::Timer, NameSel::Long { delta: 2, global: true, wide: true }, SdSel::Default),
+        named(0, ObjectKind::Timer, NameSel::Long { delta: 3, global: true, wide: true }, SdSel::Default),
+        named(0, ObjectKind::Timer, NameSel::Long { delta: 2, global: false, wide: false }, SdSel::Default),
+        named(0, ObjectKind::Timer, NameSel::Long { delta: 3, global: false, wide: false }, SdSel::Default),
+        // A private namespace shadows `Global` as an alias while its handle is open.
+        Op::Namespace { p: 0, create: true, boundary: 0, sids: 2, alias: 4 },
+        named(0, ObjectKind::Event, NameSel::Fixed(2), SdSel::Default),
+        Op::Namespace { p: 1, create: false, boundary: 0, sids: 2, alias: 0 },
+        Op::Close { p: 0, h: HSel::LiveOf(ObjectKind::Event, 9) },
+    ];
+    run_scenario(&Scenario { setup, ops }).unwrap_or_else(|d| panic!("{d}"));
+}
