@@ -1,6 +1,6 @@
 //! The reference model of the kobj engine and the differential runners built on it.
 //!
-//! - [`reference`]: SPEC §2–§3 as a plain single-threaded model ([`Model`]).
+//! - [`reference`](mod@reference): SPEC §2–§3 as a plain single-threaded model ([`Model`]).
 //! - [`ops`]: the operations a run applies ([`Op`], [`Scenario`]), decodable from bytes
 //!   with [`arbitrary`], so fuzzers and property tests drive the same code.
 //! - [`runner`]: [`run`] / [`run_scenario`] apply each operation to a fresh engine and to
