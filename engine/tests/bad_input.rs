@@ -493,7 +493,11 @@ fn random_calls_never_panic_and_return_spec_codes() {
             t.1 += err;
         }
     }
-    // The run must reach the success paths too, not only the argument checks.
+    // The run must reach the success paths too, not only the argument checks. (Under Miri
+    // the short run is there to find undefined behaviour; it need not reach every path.)
+    if cfg!(miri) {
+        return;
+    }
     for what in [
         "close_handle",
         "get_handle_information",
