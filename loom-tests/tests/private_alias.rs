@@ -55,3 +55,41 @@ fn private_alias_vs_close_and_reuse() {
         gate.finish(kernel);
     });
 }
+
+/// The same alias, with the reuse racing the close: one thread closes `hns` while the main
+/// thread duplicates the second handle and then opens `a\x`. If the duplicate took `hns`'s
+/// value, the close had already taken the entry out of the table — so the alias is dead
+/// for the open that follows, even if the closer has not yet unmapped it (the alias
+/// remembers its handle's generation; the close's pruning comes after its CAS).
+#[test]
+fn private_alias_vs_racing_reuse() {
+    model(|| {
+        let (kernel, ty, p) = setup();
+        let gate = Gate::new();
+        let boundary = BoundaryDescriptor { name: "b".into(), sids: vec![] };
+        let hns = p.create_private_namespace(&boundary, "a").unwrap();
+        let hx = p.create_object(&ty, Obj(1), None, Some("a\\x")).unwrap().handle;
+        let second = dup(&p, hns).unwrap();
+        let closer = {
+            let p = p.clone();
+            gate.spawn(move || p.close_handle(hns))
+        };
+        let again = dup(&p, second).unwrap();
+        let opened = p.open_object(&ty, Access::from_bits_retain(1), false, "a\\x");
+        if again == hns {
+            assert_eq!(opened, Err(Error::PathNotFound), "a reused handle value revived the alias");
+        }
+        if let Ok(h) = opened {
+            assert_eq!(read(&p, h).map(|r| r.0), Some(1));
+            p.close_handle(h).unwrap();
+        }
+        gate.wait();
+        closer.take().unwrap();
+        for h in [hx, second, again] {
+            p.close_handle(h).unwrap();
+        }
+        assert_eq!(loom_surface::check_table(&p), 0);
+        drop(p);
+        gate.finish(kernel);
+    });
+}
