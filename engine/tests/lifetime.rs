@@ -498,7 +498,7 @@ fn a_long_chain_of_processes_is_torn_down_without_overflow() {
 // Under Miri this is the run that drives the cache's unsafe code.
 #[test]
 fn destroyed_blocks_are_reused_with_fresh_state() {
-    let rounds = if cfg!(miri) { 300 } else { 20_000 };
+    let rounds: usize = if cfg!(miri) { 300 } else { 20_000 };
     let k = Kernel::new();
     let base = k.object_count();
     let p = root(&k);
