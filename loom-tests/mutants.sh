@@ -28,6 +28,8 @@ declare -A WHAT=(
   [take_no_cas]="entry take (close): checks LIVE, then a plain store instead of the CAS"
   [root_no_cas]="table growth: the new root stored over whatever is there instead of CASed"
   [alias_no_generation]="private alias: the handle's generation not compared (a reused value revives it)"
+  [decide_store]="wait block: the status decided by a load and a store instead of a CAS"
+  [no_recheck]="wait-any: sleeps after queueing without checking its objects again"
 )
 declare -A MODELS=(
   [seqlock_no_recheck]="entry_seqlock"
@@ -41,9 +43,12 @@ declare -A MODELS=(
   [take_no_cas]="entry_close"
   [root_no_cas]="table_growth:table_growth_new_leaf table_growth"
   [alias_no_generation]="private_alias"
+  [decide_store]="waits:timeout_vs_signal waits"
+  [no_recheck]="waits:wait_any_vs_release waits"
 )
 ORDER=(seqlock_no_recheck link_relaxed pop_no_tag fill_no_fence close_source_release try_ref_plain
-  try_into_handle_plain name_remove_unconditional take_no_cas root_no_cas alias_no_generation)
+  try_into_handle_plain name_remove_unconditional take_no_cas root_no_cas alias_no_generation
+  decide_store no_recheck)
 
 if [ $# -gt 0 ]; then ORDER=("$@"); fi
 

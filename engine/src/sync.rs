@@ -21,11 +21,10 @@ pub(crate) use loom::sync::atomic::{
 #[cfg(loom)]
 pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 
-#[cfg(loom)]
-pub(crate) use loom::thread::{current as current_thread, park, Thread};
-/// Blocking: a waiting thread parks until a signal unparks it (loom models these too).
+/// Blocking: a waiting thread parks until a signal unparks it. (Under loom the wait
+/// engine blocks on a condition variable instead; see `wait::WaitBlock`.)
 #[cfg(not(loom))]
-pub(crate) use std::thread::{current as current_thread, park, park_timeout, Thread};
+pub(crate) use std::thread::{park, park_timeout};
 
 /// Locks a mutex, treating poisoning as recoverable: the engine never leaves shared
 /// state half-updated across a panic point, so the data behind a poisoned lock is whole.
@@ -111,13 +110,21 @@ pub(crate) fn note_block_freed(_block: usize) {}
 #[inline(always)]
 pub(crate) fn note_last_handle(_block: usize) {}
 
+/// The object at `block` (a thread: no name, no last-handle hook) gained a handle after
+/// its last one had closed, legitimately.
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn note_handle_reopened(_block: usize) {}
+
 /// A lookup is about to hand out a reference to the object at `block`.
 #[cfg(not(loom))]
 #[inline(always)]
 pub(crate) fn check_block(_block: usize) {}
 
 #[cfg(loom)]
-pub(crate) use self::accounting::{check_block, note_block_allocated, note_block_freed, note_last_handle};
+pub(crate) use self::accounting::{
+    check_block, note_block_allocated, note_block_freed, note_handle_reopened, note_last_handle,
+};
 
 /// Per-execution accounting of object blocks for the loom models, and the stripe a model
 /// thread works on.
@@ -189,6 +196,16 @@ pub(crate) mod accounting {
             *n += 1;
             if *n > 1 {
                 b.resurrected += 1;
+            }
+        });
+    }
+
+    /// A thread's handle count rose from zero (allowed for it): its next last close is
+    /// not a second one.
+    pub(crate) fn note_handle_reopened(block: usize) {
+        BLOCKS.with(|b| {
+            if let Some(n) = b.borrow_mut().last_handle.get_mut(&block) {
+                *n = n.saturating_sub(1);
             }
         });
     }

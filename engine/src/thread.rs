@@ -246,6 +246,7 @@ impl Thread {
                     owner,
                     recursion: u32::from(initial_owner),
                     abandoned: false,
+                    listed: None,
                 }),
             })
         })?;
@@ -299,39 +300,56 @@ impl Thread {
             return Err(Error::InvalidParameter);
         }
         let t = self.alive()?;
-        let mut objects: SmallVec<[ObjRef; 4]> = SmallVec::new();
-        {
+        let objects: SmallVec<[ObjRef; 4]> = {
             let guard = epoch::pin();
+            let mut headers: SmallVec<[&ObjectHeader; 4]> = SmallVec::new();
             for &h in handles {
-                objects.push(self.reference_for_wait(h, pseudo, &guard)?);
+                headers.push(self.resolve_for_wait(h, pseudo, &guard)?);
             }
-        }
-        if all {
-            for (i, a) in objects.iter().enumerate() {
-                if objects[..i].iter().any(|b| std::ptr::eq(a.as_ptr(), b.as_ptr())) {
-                    return Err(Error::InvalidParameter);
+            if all {
+                for (i, a) in headers.iter().enumerate() {
+                    if headers[..i].iter().any(|b| std::ptr::eq(*a, *b)) {
+                        return Err(Error::InvalidParameter);
+                    }
                 }
             }
-        }
+            // The cheap path: under the pin, no references taken.
+            if let Some(status) = wait::try_now(&t.ctx.owner, &headers, all)? {
+                return Ok(status);
+            }
+            if timeout == Some(Duration::ZERO) {
+                return Ok(WaitStatus::Timeout);
+            }
+            // A blocking wait holds its own references (closing a handle does not end it).
+            let mut refs = SmallVec::new();
+            for h in headers {
+                refs.push(h.try_ref().ok_or(Error::InvalidHandle)?);
+            }
+            refs
+        };
         wait::wait(&t.ctx, &objects, all, timeout)
     }
 
     /// A handle's object for a wait: valid (INVALID_HANDLE), with SYNCHRONIZE
     /// (ACCESS_DENIED). With `pseudo`, -1 and -2 name the process and this thread.
-    fn reference_for_wait(&self, h: Handle, pseudo: bool, guard: &epoch::Guard) -> Result<ObjRef> {
+    fn resolve_for_wait<'g>(
+        &'g self,
+        h: Handle,
+        pseudo: bool,
+        guard: &'g epoch::Guard,
+    ) -> Result<&'g ObjectHeader> {
         if h.is_pseudo() {
-            let obj: &ObjectHeader = match h {
-                Handle::CURRENT_PROCESS if pseudo => self.process.header(),
-                Handle::CURRENT_THREAD if pseudo => &self.object,
-                _ => return Err(Error::InvalidHandle),
+            return match h {
+                Handle::CURRENT_PROCESS if pseudo => Ok(self.process.header()),
+                Handle::CURRENT_THREAD if pseudo => Ok(&self.object),
+                _ => Err(Error::InvalidHandle),
             };
-            return obj.try_ref().ok_or(Error::InvalidHandle);
         }
         let s = self.process.resolve(h, guard)?;
         if !s.access.contains(Access::SYNCHRONIZE) {
             return Err(Error::AccessDenied);
         }
-        s.object.try_ref().ok_or(Error::InvalidHandle)
+        Ok(s.object)
     }
 
     /// `SignalObjectAndWait`: signals `signal` (sets an event, releases a semaphore by
@@ -365,7 +383,7 @@ impl Thread {
             return Err(Error::AccessDenied);
         }
         let signal_obj = s.object.try_ref().ok_or(Error::InvalidHandle)?;
-        let target = self.reference_for_wait(wait, true, &guard)?;
+        let target = self.resolve_for_wait(wait, true, &guard)?.try_ref().ok_or(Error::InvalidHandle)?;
         drop(guard);
         wait::signal_and_wait(&t.ctx, (&signal_obj, op), &target, timeout)
     }
@@ -454,7 +472,7 @@ impl Process {
     pub fn query_mutex(&self, h: Handle) -> Result<MutexInfo> {
         self.with_object(&self.kernel().builtin.mutex, h, Access::MUTEX_QUERY_STATE, |m: &Mutex| {
             wait::query(&m.w, |k| match k {
-                Kind::Mutex { owner, recursion, abandoned } => MutexInfo {
+                Kind::Mutex { owner, recursion, abandoned, .. } => MutexInfo {
                     owner: owner.as_ref().map(|o| o.tid),
                     recursion: *recursion,
                     abandoned: *abandoned,

@@ -32,6 +32,10 @@ use crate::sync::{lock, Arc, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Mute
 /// The most handles one wait may name (`MAXIMUM_WAIT_OBJECTS`).
 pub(crate) const MAXIMUM_WAIT_OBJECTS: usize = 64;
 
+/// The object slots of a wait block: every handle of a wait. Four under loom, whose
+/// models wait on at most three objects and track every atomic they create.
+const BLOCK_SLOTS: usize = if cfg!(loom) { 4 } else { MAXIMUM_WAIT_OBJECTS };
+
 /// A wait block's status while nobody has decided the wait.
 const PENDING: u32 = u32::MAX;
 /// The wait's thread exited (or its process was terminated) while it waited.
@@ -90,7 +94,10 @@ pub(crate) enum Kind {
     /// A semaphore.
     Semaphore { count: i32, maximum: i32 },
     /// A mutex (NT "mutant"): its owner and how many times the owner has acquired it.
-    Mutex { owner: Option<Arc<Owner>>, recursion: u32, abandoned: bool },
+    /// `listed`: the thread whose owned list holds it (its owner, or its last owner: the
+    /// list is left alone at a release, so a thread that takes the same mutex again and
+    /// again touches no list; see `acquire`).
+    Mutex { owner: Option<Arc<Owner>>, recursion: u32, abandoned: bool, listed: Option<Arc<Owner>> },
     /// Signalled for good once set and never consumed (a process, a thread), or never
     /// signalled (a job).
     Once { signaled: bool },
@@ -142,13 +149,21 @@ impl Kind {
         match self {
             Kind::Event { manual: false, signaled } => *signaled = false,
             Kind::Semaphore { count, .. } => *count -= 1,
-            Kind::Mutex { owner, recursion, abandoned } => {
+            Kind::Mutex { owner, recursion, abandoned, listed } => {
                 if *recursion > 0 {
                     *recursion += 1;
                     return;
                 }
                 *abandoned = false;
-                if who.adopt(obj) {
+                // Already on `who`'s list: its exit, if it has begun, has taken that list
+                // and will lock this mutex after us and abandon it.
+                let on_list = listed.as_ref().is_some_and(|l| Arc::ptr_eq(l, who));
+                if on_list || who.adopt(obj) {
+                    if !on_list {
+                        if let Some(previous) = listed.replace(Arc::clone(who)) {
+                            drop(previous.disown(obj));
+                        }
+                    }
                     *owner = Some(Arc::clone(who));
                     *recursion = 1;
                 } else {
@@ -165,16 +180,48 @@ impl Kind {
 /// A waitable object's state: its kind's state and its waiters.
 pub(crate) struct State {
     pub(crate) kind: Kind,
-    /// Wait-any waiters, first come first served.
+    /// Wait-any waiters, in arrival order.
     any: SmallVec<[Entry; 2]>,
-    /// Wait-all waiters, first come first served.
+    /// Wait-all waiters, in arrival order.
     all: SmallVec<[Entry; 1]>,
+    /// The next arrival number: the two lists are served as one, first come first
+    /// served (NT keeps one wait list per object).
+    arrivals: u64,
 }
 
-/// A wait queued on an object: its block, and the object's index in its handle list.
+impl State {
+    fn enqueue_any(&mut self, block: &Arc<WaitBlock>, index: usize) {
+        let seq = self.next_arrival();
+        self.any.push(Entry { block: Arc::clone(block), index: index as u32, seq });
+    }
+
+    fn enqueue_all(&mut self, block: &Arc<WaitBlock>, index: usize) {
+        let seq = self.next_arrival();
+        self.all.push(Entry { block: Arc::clone(block), index: index as u32, seq });
+    }
+
+    fn next_arrival(&mut self) -> u64 {
+        self.arrivals += 1;
+        self.arrivals
+    }
+}
+
+/// A wait queued on an object: its block, the object's index in its handle list, and
+/// its arrival number on this object.
 struct Entry {
     block: Arc<WaitBlock>,
     index: u32,
+    seq: u64,
+}
+
+/// Waits decided under an object's lock, to be unparked once the lock is released (a
+/// waiter woken under the lock would only block on it).
+type Woken = SmallVec<[Arc<WaitBlock>; 2]>;
+
+fn unpark_all(woken: Woken) {
+    for block in woken {
+        block.wake();
+    }
 }
 
 /// What a payload embeds to be waited on.
@@ -198,7 +245,7 @@ impl Waitable {
     pub(crate) fn new(kind: Kind) -> Waitable {
         let set = matches!(kind, Kind::Event { signaled: true, .. });
         Waitable {
-            state: Mutex::new(State { kind, any: SmallVec::new(), all: SmallVec::new() }),
+            state: Mutex::new(State { kind, any: SmallVec::new(), all: SmallVec::new(), arrivals: 0 }),
             all_hint: AtomicU32::new(0),
             set: AtomicBool::new(set),
         }
@@ -270,6 +317,8 @@ pub(crate) fn waitable(obj: &ObjectHeader) -> Option<&Waitable> {
 pub(crate) struct Owner {
     /// The thread id.
     pub(crate) tid: u32,
+    /// A copy of `state.exited` for readers without the lock (every call checks it).
+    exited: AtomicBool,
     state: Mutex<OwnerState>,
 }
 
@@ -291,12 +340,13 @@ impl fmt::Debug for Owner {
 
 impl Owner {
     pub(crate) fn new(tid: u32) -> Owner {
-        Owner { tid, state: Mutex::new(OwnerState::default()) }
+        Owner { tid, exited: AtomicBool::new(false), state: Mutex::new(OwnerState::default()) }
     }
 
     /// True once the thread has exited.
     pub(crate) fn is_exited(&self) -> bool {
-        lock(&self.state).exited
+        // Acquire: pairs with the Release store in `exit`.
+        self.exited.load(Ordering::Acquire)
     }
 
     /// Records that this thread now owns `mutex`. False if the thread has exited (the
@@ -331,13 +381,20 @@ pub(crate) struct WaitBlock {
     /// The waiting thread: mutexes acquired for this wait become its.
     owner: Arc<Owner>,
     /// The host thread to unpark.
-    waker: Mutex<Option<crate::sync::Thread>>,
+    #[cfg(not(loom))]
+    waker: Mutex<Option<std::thread::Thread>>,
+    /// Under loom, a condition variable instead of park/unpark: loom's `unpark` of a
+    /// thread that has already moved on and blocks elsewhere (a stale unpark, harmless
+    /// with std's token) upsets its scheduler. The waiter checks the status under the
+    /// mutex and the waker notifies under it, so no notification is lost.
+    #[cfg(loom)]
+    waker: (Mutex<()>, loom::sync::Condvar),
     /// For a wait-all: how many objects, and which (a signaller checks all of them).
     /// Written by the waiter before the block is queued (the queue's lock publishes
     /// them); valid while the block is queued, since the waiter holds a reference to each
     /// object until it has left every queue.
     count: AtomicUsize,
-    objects: [AtomicPtr<ObjectHeader>; MAXIMUM_WAIT_OBJECTS],
+    objects: [AtomicPtr<ObjectHeader>; BLOCK_SLOTS],
 }
 
 impl WaitBlock {
@@ -345,7 +402,10 @@ impl WaitBlock {
         WaitBlock {
             status: AtomicU32::new(PENDING),
             owner,
+            #[cfg(not(loom))]
             waker: Mutex::new(None),
+            #[cfg(loom)]
+            waker: (Mutex::new(()), loom::sync::Condvar::new()),
             count: AtomicUsize::new(0),
             objects: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
         }
@@ -355,12 +415,23 @@ impl WaitBlock {
     fn decide(&self, code: u32) -> bool {
         // AcqRel: the winner's later reads of the block see the waiter's setup; the
         // waiter's Acquire load of the status sees the winner's changes to objects.
+        #[cfg(kobj_mutant = "decide_store")] // mutant: check, then a plain store
+        return self.status.load(Ordering::Acquire) == PENDING && {
+            self.status.store(code, Ordering::Release);
+            true
+        };
         self.status.compare_exchange(PENDING, code, Ordering::AcqRel, Ordering::Acquire).is_ok()
     }
 
     fn wake(&self) {
+        #[cfg(not(loom))]
         if let Some(t) = lock(&self.waker).as_ref() {
             t.unpark();
+        }
+        #[cfg(loom)]
+        {
+            let _g = lock(&self.waker.0);
+            self.waker.1.notify_all();
         }
     }
 }
@@ -416,46 +487,63 @@ impl Drop for Claimed<'_> {
     }
 }
 
-/// Hands a just-signalled object to its waiters: wait-all waiters first (only when the
-/// wait-all lock is held: they lock their other objects), then wait-any waiters, each
-/// list first come first served.
-fn wake(obj: &ObjectHeader, state: &mut State, all_locked: bool) {
-    if all_locked {
-        let mut i = 0;
-        while i < state.all.len() {
-            let block = Arc::clone(&state.all[i].block);
-            try_wake_all(&block, obj, state);
-            i += 1;
+/// Hands a just-signalled object to its waiters, first come first served across the
+/// wait-any and wait-all lists (the wait-all ones only when the wait-all lock is held:
+/// trying them locks their other objects; with no wait-all lock there are none queued,
+/// see `lock_signal`). A wait-any entry that is decided here leaves the queue (its
+/// waiter need not relock this object); decided blocks go on `woken`.
+fn wake(obj: &ObjectHeader, state: &mut State, all_locked: bool, woken: &mut Woken) {
+    let (mut i, mut j) = (0, 0);
+    loop {
+        if !state.kind.ready_for_anyone() && !matches!(state.kind, Kind::Mutex { .. }) {
+            // Ready for nobody. (A held mutex may still go to its owner's own waits.)
+            return;
+        }
+        let next_any = state.any.get(i).map(|e| e.seq);
+        let next_all = if all_locked { state.all.get(j).map(|e| e.seq) } else { None };
+        match (next_any, next_all) {
+            (None, None) => return,
+            (Some(a), Some(b)) if b < a => {
+                let block = Arc::clone(&state.all[j].block);
+                try_wake_all(&block, obj, state, woken);
+                j += 1;
+            }
+            (None, Some(_)) => {
+                let block = Arc::clone(&state.all[j].block);
+                try_wake_all(&block, obj, state, woken);
+                j += 1;
+            }
+            (Some(_), _) => {
+                let State { kind, any, .. } = &mut *state;
+                let e = &any[i];
+                if !kind.ready_for(&e.block.owner) {
+                    i += 1;
+                    continue;
+                }
+                let code = e.index + if kind.is_abandoned() { ABANDONED } else { 0 };
+                if e.block.decide(code) {
+                    let e = any.remove(i);
+                    kind.acquire(&e.block.owner, obj);
+                    woken.push(e.block);
+                } else {
+                    // Decided elsewhere: its waiter removes it.
+                    i += 1;
+                }
+            }
         }
     }
-    wake_any(obj, state);
 }
 
 /// The wait-any half of [`wake`]: needs only this object's lock.
-fn wake_any(obj: &ObjectHeader, state: &mut State) {
-    let State { kind, any, .. } = state;
-    for e in any.iter() {
-        if !kind.ready_for_anyone() && !kind.ready_for(&e.block.owner) {
-            // A held mutex may still go to its owner's own waits further on; any other
-            // kind that is not ready is ready for nobody.
-            if !matches!(kind, Kind::Mutex { .. }) {
-                break;
-            }
-            continue;
-        }
-        let code = e.index + if kind.is_abandoned() { ABANDONED } else { 0 };
-        if e.block.decide(code) {
-            kind.acquire(&e.block.owner, obj);
-            e.block.wake();
-        }
-    }
+fn wake_any(obj: &ObjectHeader, state: &mut State, woken: &mut Woken) {
+    wake(obj, state, false, woken);
 }
 
 /// Satisfies a wait-all waiter if every one of its objects is ready for it. The caller
 /// holds the wait-all lock and `held`'s lock (`held_state`); the others are locked here,
 /// one after another — safe because only holders of the wait-all lock ever hold two
 /// object locks at once.
-fn try_wake_all(block: &WaitBlock, held: &ObjectHeader, held_state: &mut State) {
+fn try_wake_all(block: &Arc<WaitBlock>, held: &ObjectHeader, held_state: &mut State, woken: &mut Woken) {
     if block.status.load(Ordering::Acquire) != PENDING {
         return;
     }
@@ -485,33 +573,65 @@ fn try_wake_all(block: &WaitBlock, held: &ObjectHeader, held_state: &mut State) 
         for (obj, l) in &mut others {
             l.state.kind.acquire(who, obj);
         }
-        block.wake();
+        woken.push(Arc::clone(block));
     }
 }
 
-/// Waits for `objects` (SYNCHRONIZE already checked, wait-all duplicates already
-/// refused) as `ctx`'s thread. `timeout`: `None` forever, `Some(ZERO)` a test.
+/// Tries `objects` as they stand (SYNCHRONIZE checked, wait-all duplicates refused),
+/// without blocking: `Some` status if the wait is satisfied now (the objects acquired),
+/// `None` if it would have to wait. The caller may hold no references, only a pin: it
+/// takes none here (the cheap path of every wait).
+pub(crate) fn try_now(who: &Arc<Owner>, objects: &[&ObjectHeader], all: bool) -> Result<Option<WaitStatus>> {
+    if all {
+        let _all = lock(&objects[0].domain().wait_all);
+        let mut locked: SmallVec<[(&ObjectHeader, Locked<'_>); 4]> = SmallVec::new();
+        for &obj in objects {
+            if let Some(w) = waitable(obj) {
+                let l = w.lock();
+                l.state.kind.check_limit(who)?;
+                locked.push((obj, l));
+            }
+        }
+        if !locked.iter().all(|(_, l)| l.state.kind.ready_for(who)) {
+            return Ok(None);
+        }
+        let abandoned = locked.iter().any(|(_, l)| l.state.kind.is_abandoned());
+        for (obj, l) in &mut locked {
+            l.state.kind.acquire(who, obj);
+        }
+        return Ok(Some(if abandoned { WaitStatus::Abandoned(0) } else { WaitStatus::Object(0) }));
+    }
+    // The lowest ready index wins.
+    for (i, &obj) in objects.iter().enumerate() {
+        let Some(w) = waitable(obj) else { return Ok(Some(WaitStatus::Object(i))) };
+        let mut l = w.lock();
+        l.state.kind.check_limit(who)?;
+        if l.state.kind.ready_for(who) {
+            let abandoned = l.state.kind.is_abandoned();
+            l.state.kind.acquire(who, obj);
+            return Ok(Some(if abandoned { WaitStatus::Abandoned(i) } else { WaitStatus::Object(i) }));
+        }
+    }
+    Ok(None)
+}
+
+/// Waits for `objects` as `ctx`'s thread, blocking if they are not ready (the caller
+/// holds a reference to each, so a close of their handles does not end the wait).
+/// `timeout`: `None` forever, `Some(ZERO)` a test.
 pub(crate) fn wait(
     ctx: &WaitContext,
     objects: &[ObjRef],
     all: bool,
     timeout: Option<Duration>,
 ) -> Result<WaitStatus> {
-    debug_assert!(!objects.is_empty() && objects.len() <= MAXIMUM_WAIT_OBJECTS);
+    debug_assert!(!objects.is_empty() && objects.len() <= BLOCK_SLOTS);
     let who = &ctx.owner;
     if all {
         return wait_all(ctx, objects, timeout);
     }
-    // The objects as they stand, lowest index first.
-    for (i, obj) in objects.iter().enumerate() {
-        let Some(w) = waitable(obj) else { return Ok(WaitStatus::Object(i)) };
-        let mut l = w.lock();
-        l.state.kind.check_limit(who)?;
-        if l.state.kind.ready_for(who) {
-            let abandoned = l.state.kind.is_abandoned();
-            l.state.kind.acquire(who, obj);
-            return Ok(if abandoned { WaitStatus::Abandoned(i) } else { WaitStatus::Object(i) });
-        }
+    let headers: SmallVec<[&ObjectHeader; 4]> = objects.iter().map(|o| &**o).collect();
+    if let Some(status) = try_now(who, &headers, false)? {
+        return Ok(status);
     }
     if timeout == Some(Duration::ZERO) {
         return Ok(WaitStatus::Timeout);
@@ -524,19 +644,30 @@ pub(crate) fn wait(
     // our queueing is seen here.
     for (i, obj) in objects.iter().enumerate() {
         if let Some(w) = waitable(obj) {
-            w.lock().state.any.push(Entry { block: Arc::clone(block), index: i as u32 });
+            w.lock().state.enqueue_any(block, i);
         }
     }
+    #[cfg(not(kobj_mutant = "no_recheck"))] // mutant: sleep without the check
     for obj in objects {
         if block.status.load(Ordering::Acquire) != PENDING {
             break;
         }
         if let Some(w) = waitable(obj) {
-            wake_any(obj, &mut w.lock().state);
+            let mut woken = Woken::new();
+            wake_any(obj, &mut w.lock().state, &mut woken);
+            unpark_all(woken);
         }
     }
     let code = sleep(block, timeout);
-    for obj in objects {
+    // The entry of the object that satisfied the wait left its queue when it was decided.
+    let satisfied_by = match code {
+        TIMEOUT | INTERRUPTED => None,
+        c => Some((c & !ABANDONED) as usize),
+    };
+    for (i, obj) in objects.iter().enumerate() {
+        if Some(i) == satisfied_by {
+            continue;
+        }
         if let Some(w) = waitable(obj) {
             w.lock().state.any.retain(|e| !Arc::ptr_eq(&e.block, block));
         }
@@ -549,17 +680,17 @@ fn wait_all(ctx: &WaitContext, objects: &[ObjRef], timeout: Option<Duration>) ->
     let who = &ctx.owner;
     let domain = objects[0].domain();
     let all_lock = lock(&domain.wait_all);
-    let mut locked: SmallVec<[(&ObjectHeader, Locked<'_>); 4]> = SmallVec::new();
+    let mut locked: SmallVec<[(&ObjectHeader, &Waitable, Locked<'_>); 4]> = SmallVec::new();
     for obj in objects {
         if let Some(w) = waitable(obj) {
             let l = w.lock();
             l.state.kind.check_limit(who)?;
-            locked.push((&**obj, l));
+            locked.push((&**obj, w, l));
         }
     }
-    if locked.iter().all(|(_, l)| l.state.kind.ready_for(who)) {
-        let abandoned = locked.iter().any(|(_, l)| l.state.kind.is_abandoned());
-        for (obj, l) in &mut locked {
+    if locked.iter().all(|(_, _, l)| l.state.kind.ready_for(who)) {
+        let abandoned = locked.iter().any(|(_, _, l)| l.state.kind.is_abandoned());
+        for (obj, _, l) in &mut locked {
             l.state.kind.acquire(who, obj);
         }
         return Ok(if abandoned { WaitStatus::Abandoned(0) } else { WaitStatus::Object(0) });
@@ -574,12 +705,10 @@ fn wait_all(ctx: &WaitContext, objects: &[ObjRef], timeout: Option<Duration>) ->
     // Queued under the wait-all lock and every object's lock: a signal of any of them
     // now takes the wait-all lock and tries this block.
     for (i, obj) in objects.iter().enumerate() {
-        if let Some(w) = waitable(obj) {
-            if let Some((_, l)) = locked.iter_mut().find(|(o, _)| std::ptr::eq(*o, &**obj)) {
-                l.state.all.push(Entry { block: Arc::clone(block), index: i as u32 });
-                // Under the object's lock (see `lock_signal`).
-                w.all_hint.fetch_add(1, Ordering::Relaxed);
-            }
+        if let Some((_, w, l)) = locked.iter_mut().find(|(o, _, _)| std::ptr::eq(*o, &**obj)) {
+            l.state.enqueue_all(block, i);
+            // Under the object's lock (see `lock_signal`).
+            w.all_hint.fetch_add(1, Ordering::Relaxed);
         }
     }
     drop(locked);
@@ -595,7 +724,7 @@ fn wait_all(ctx: &WaitContext, objects: &[ObjRef], timeout: Option<Duration>) ->
             }
         }
     }
-    unregister(ctx.owner.as_ref(), block);
+    unregister(who, block);
     outcome(code)
 }
 
@@ -608,7 +737,10 @@ fn prepare(block: &WaitBlock, objects: &[ObjRef]) {
     for (slot, obj) in block.objects.iter().zip(objects) {
         slot.store(obj.as_ptr().cast_mut(), Ordering::Relaxed);
     }
-    *lock(&block.waker) = Some(crate::sync::current_thread());
+    #[cfg(not(loom))]
+    {
+        *lock(&block.waker) = Some(std::thread::current());
+    }
 }
 
 /// Makes the wait findable by the thread's exit. ACCESS_DENIED if it has exited.
@@ -659,7 +791,12 @@ fn sleep(block: &WaitBlock, timeout: Option<Duration>) -> u32 {
         // (which is the race a model of a timed-out wait needs).
         #[cfg(loom)]
         match timeout {
-            None => crate::sync::park(),
+            None => {
+                let g = lock(&block.waker.0);
+                if block.status.load(Ordering::Acquire) == PENDING {
+                    drop(block.waker.1.wait(g));
+                }
+            }
             Some(_) => {
                 return if block.decide(TIMEOUT) { TIMEOUT } else { block.status.load(Ordering::Acquire) };
             }
@@ -681,11 +818,16 @@ pub(crate) fn set_event(obj: &ObjectHeader, w: &Waitable) {
         // setting it again changes nothing: no lock, no write.
         return;
     }
-    let mut g = lock_signal(obj, w);
-    if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
-        *signaled = true;
+    let mut woken = Woken::new();
+    {
+        let mut g = lock_signal(obj, w);
+        if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
+            *signaled = true;
+        }
+        let all = g.all.is_some();
+        wake(obj, &mut g.locked.state, all, &mut woken);
     }
-    wake(obj, &mut g.locked.state, g.all.is_some());
+    unpark_all(woken);
 }
 
 /// `ResetEvent`.
@@ -701,35 +843,47 @@ pub(crate) fn reset_event(w: &Waitable) {
 /// `PulseEvent`: satisfies the waiters waiting now (one for auto-reset, all for
 /// manual-reset) and leaves the event reset.
 pub(crate) fn pulse_event(obj: &ObjectHeader, w: &Waitable) {
-    let mut g = lock_signal(obj, w);
-    if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
-        *signaled = true;
+    let mut woken = Woken::new();
+    {
+        let mut g = lock_signal(obj, w);
+        if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
+            *signaled = true;
+        }
+        let all = g.all.is_some();
+        wake(obj, &mut g.locked.state, all, &mut woken);
+        if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
+            *signaled = false;
+        }
     }
-    wake(obj, &mut g.locked.state, g.all.is_some());
-    if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
-        *signaled = false;
-    }
+    unpark_all(woken);
 }
 
 /// `ReleaseSemaphore`: the previous count, or TOO_MANY_POSTS (nothing changes).
 pub(crate) fn release_semaphore(obj: &ObjectHeader, w: &Waitable, n: i32) -> Result<i32> {
-    let mut g = lock_signal(obj, w);
-    let Kind::Semaphore { count, maximum } = &mut g.locked.state.kind else {
-        return Err(Error::InvalidHandle);
+    let mut woken = Woken::new();
+    let previous = {
+        let mut g = lock_signal(obj, w);
+        let Kind::Semaphore { count, maximum } = &mut g.locked.state.kind else {
+            return Err(Error::InvalidHandle);
+        };
+        let previous = *count;
+        if i64::from(previous) + i64::from(n) > i64::from(*maximum) {
+            return Err(Error::TooManyPosts);
+        }
+        *count += n;
+        let all = g.all.is_some();
+        wake(obj, &mut g.locked.state, all, &mut woken);
+        previous
     };
-    let previous = *count;
-    if i64::from(previous) + i64::from(n) > i64::from(*maximum) {
-        return Err(Error::TooManyPosts);
-    }
-    *count += n;
-    wake(obj, &mut g.locked.state, g.all.is_some());
+    unpark_all(woken);
     Ok(previous)
 }
 
 /// `ReleaseMutex` as `who`: NOT_OWNER unless `who` owns it; at recursion 0 the mutex
-/// passes to its first waiter.
+/// passes to its first waiter. (It stays on `who`'s owned list: see `Kind::Mutex`.)
 pub(crate) fn release_mutex(obj: &ObjectHeader, w: &Waitable, who: &Owner) -> Result<()> {
-    let released;
+    let mut woken = Woken::new();
+    let previous_owner;
     {
         let mut g = lock_signal(obj, w);
         let Kind::Mutex { owner, recursion, .. } = &mut g.locked.state.kind else {
@@ -742,49 +896,60 @@ pub(crate) fn release_mutex(obj: &ObjectHeader, w: &Waitable, who: &Owner) -> Re
         if *recursion > 0 {
             return Ok(());
         }
-        *owner = None;
-        released = who.disown(obj);
-        wake(obj, &mut g.locked.state, g.all.is_some());
+        previous_owner = owner.take();
+        let all = g.all.is_some();
+        wake(obj, &mut g.locked.state, all, &mut woken);
     }
-    // The owned-list reference goes after every lock.
-    drop(released);
+    drop(previous_owner);
+    unpark_all(woken);
     Ok(())
 }
 
-/// Records a new mutex's initial owner (made owned by `who`) with the owner, so its
+/// Records a new mutex's initial owner (made owned by `who`) on the owner's list, so its
 /// exit abandons it; if `who` has exited meanwhile, the mutex is abandoned now.
 pub(crate) fn take_initial_ownership(obj: &ObjectHeader, w: &Waitable, who: &Arc<Owner>) {
-    let mut g = lock_signal(obj, w);
-    let Kind::Mutex { owner, recursion, abandoned } = &mut g.locked.state.kind else { return };
-    if !owner.as_ref().is_some_and(|o| Arc::ptr_eq(o, who)) || who.adopt(obj) {
-        return;
+    let mut woken = Woken::new();
+    {
+        let mut g = lock_signal(obj, w);
+        let Kind::Mutex { owner, recursion, abandoned, listed } = &mut g.locked.state.kind else { return };
+        if !owner.as_ref().is_some_and(|o| Arc::ptr_eq(o, who)) || listed.is_some() {
+            return;
+        }
+        if who.adopt(obj) {
+            *listed = Some(Arc::clone(who));
+            return;
+        }
+        *owner = None;
+        *recursion = 0;
+        *abandoned = true;
+        let all = g.all.is_some();
+        wake(obj, &mut g.locked.state, all, &mut woken);
     }
-    *owner = None;
-    *recursion = 0;
-    *abandoned = true;
-    wake(obj, &mut g.locked.state, g.all.is_some());
+    unpark_all(woken);
 }
 
 /// The mutex type's last-handle hook: a mutex nobody can name any more stops being
-/// kept alive by its owner's list. If no wait is queued on it, it is let go at once (no
+/// kept alive by an owned list. If no wait is queued on it, it is let go at once (no
 /// one could release it or see it released); a queued waiter still gets it when its
 /// owner exits, so then the owner's list keeps it.
 pub(crate) fn mutex_last_handle(obj: &ObjectHeader, w: &Waitable) {
-    let mut released = None;
+    let (mut gone_owner, mut off_list) = (None, None);
     {
         let mut l = w.lock();
-        let State { kind, any, all } = &mut *l.state;
+        let State { kind, any, all, .. } = &mut *l.state;
         if !any.is_empty() || !all.is_empty() {
             return;
         }
-        if let Kind::Mutex { owner, recursion, .. } = kind {
-            if let Some(o) = owner.take() {
-                *recursion = 0;
-                released = o.disown(obj);
+        if let Kind::Mutex { owner, recursion, listed, .. } = kind {
+            gone_owner = owner.take();
+            *recursion = 0;
+            if let Some(o) = listed.take() {
+                off_list = o.disown(obj);
             }
         }
     }
-    drop(released);
+    drop(gone_owner);
+    drop(off_list);
 }
 
 /// Whether `who` owns the mutex `w` (a precheck for `SignalObjectAndWait`).
@@ -794,11 +959,16 @@ pub(crate) fn owns(w: &Waitable, who: &Owner) -> bool {
 
 /// A process or thread has ended: signalled for good, every waiter released.
 pub(crate) fn signal_once(obj: &ObjectHeader, w: &Waitable) {
-    let mut g = lock_signal(obj, w);
-    if let Kind::Once { signaled } = &mut g.locked.state.kind {
-        *signaled = true;
+    let mut woken = Woken::new();
+    {
+        let mut g = lock_signal(obj, w);
+        if let Kind::Once { signaled } = &mut g.locked.state.kind {
+            *signaled = true;
+        }
+        let all = g.all.is_some();
+        wake(obj, &mut g.locked.state, all, &mut woken);
     }
-    wake(obj, &mut g.locked.state, g.all.is_some());
+    unpark_all(woken);
 }
 
 /// The thread `who` exits: its waits end with ACCESS_DENIED, then every mutex it owns
@@ -810,6 +980,8 @@ pub(crate) fn exit(who: &Arc<Owner>) -> bool {
             return false;
         }
         s.exited = true;
+        // Release: pairs with `is_exited`.
+        who.exited.store(true, Ordering::Release);
         (std::mem::take(&mut s.owned), std::mem::take(&mut s.waits))
     };
     for block in &waits {
@@ -819,15 +991,28 @@ pub(crate) fn exit(who: &Arc<Owner>) -> bool {
     }
     for m in &owned {
         let Some(w) = waitable(m) else { continue };
-        let mut g = lock_signal(m, w);
-        if let Kind::Mutex { owner, recursion, abandoned } = &mut g.locked.state.kind {
-            if owner.as_ref().is_some_and(|o| Arc::ptr_eq(o, who)) {
-                *owner = None;
+        let mut woken = Woken::new();
+        let gone;
+        {
+            let mut g = lock_signal(m, w);
+            let Kind::Mutex { owner, recursion, abandoned, listed } = &mut g.locked.state.kind else {
+                continue;
+            };
+            if listed.as_ref().is_some_and(|l| Arc::ptr_eq(l, who)) {
+                *listed = None;
+            }
+            gone = if owner.as_ref().is_some_and(|o| Arc::ptr_eq(o, who)) {
                 *recursion = 0;
                 *abandoned = true;
-            }
+                owner.take()
+            } else {
+                None
+            };
+            let all = g.all.is_some();
+            wake(m, &mut g.locked.state, all, &mut woken);
         }
-        wake(m, &mut g.locked.state, g.all.is_some());
+        drop(gone);
+        unpark_all(woken);
     }
     drop(waits);
     drop(owned);
@@ -838,27 +1023,29 @@ pub(crate) fn exit(who: &Arc<Owner>) -> bool {
 /// whose signal failed after its wait was satisfied): through the normal signal paths.
 fn undo(obj: &ObjectHeader, who: &Owner, was_abandoned: bool) {
     let Some(w) = waitable(obj) else { return };
-    let mut released = None;
+    let mut woken = Woken::new();
+    let mut gone = None;
     {
         let mut g = lock_signal(obj, w);
         match &mut g.locked.state.kind {
             Kind::Event { manual: false, signaled } => *signaled = true,
             Kind::Semaphore { count, .. } => *count += 1,
-            Kind::Mutex { owner, recursion, abandoned } => {
+            Kind::Mutex { owner, recursion, abandoned, .. } => {
                 if owner.as_ref().is_some_and(|o| std::ptr::eq(&**o, who)) {
                     *recursion -= 1;
                     if *recursion == 0 {
-                        *owner = None;
+                        gone = owner.take();
                         *abandoned = was_abandoned;
-                        released = who.disown(obj);
                     }
                 }
             }
             Kind::Event { manual: true, .. } | Kind::Once { .. } => return,
         }
-        wake(obj, &mut g.locked.state, g.all.is_some());
+        let all = g.all.is_some();
+        wake(obj, &mut g.locked.state, all, &mut woken);
     }
-    drop(released);
+    drop(gone);
+    unpark_all(woken);
 }
 
 /// What `SignalObjectAndWait` does to its first object.
@@ -893,12 +1080,14 @@ pub(crate) fn signal_and_wait(
     let block = &claimed.block;
     prepare(block, std::slice::from_ref(target));
     register(who, block)?;
-    w.lock().state.any.push(Entry { block: Arc::clone(block), index: 0 });
+    w.lock().state.enqueue_any(block, 0);
     let signalled = do_signal(sig_obj, sig_w, &op, who);
     let code = match &signalled {
         Ok(()) => {
             // The check of "queue then check", after our own signal.
-            wake_any(target, &mut w.lock().state);
+            let mut woken = Woken::new();
+            wake_any(target, &mut w.lock().state, &mut woken);
+            unpark_all(woken);
             sleep(block, timeout)
         }
         // The wait is not performed; if it was satisfied meanwhile, it is undone below.
@@ -910,7 +1099,10 @@ pub(crate) fn signal_and_wait(
             }
         }
     };
-    w.lock().state.any.retain(|e| !Arc::ptr_eq(&e.block, block));
+    if code == TIMEOUT || code == INTERRUPTED {
+        // Still queued (a decided entry left the queue when it was decided).
+        w.lock().state.any.retain(|e| !Arc::ptr_eq(&e.block, block));
+    }
     unregister(who, block);
     if let Err(e) = signalled {
         if code != TIMEOUT && code != INTERRUPTED {

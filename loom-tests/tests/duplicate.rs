@@ -29,13 +29,21 @@ fn duplicate_in_place_vs_close() {
         gate.wait();
         match t.take() {
             Ok(d) => {
-                assert_eq!(kernel.object_count(), 3, "the duplicate keeps the object (and the process and its main thread remain)");
+                assert_eq!(
+                    kernel.object_count(),
+                    3,
+                    "the duplicate keeps the object (and the process and its main thread remain)"
+                );
                 assert_eq!(read(&p, d).map(|r| r.0), Some(1));
                 p.close_handle(d).unwrap();
             }
             Err(e) => assert_eq!(e, Error::InvalidHandle),
         }
-        assert_eq!(kernel.object_count(), 2, "the object destroyed once, the process and its main thread not");
+        assert_eq!(
+            kernel.object_count(),
+            2,
+            "the object destroyed once, the process and its main thread not"
+        );
         assert_eq!(loom_surface::check_table(&p), 0);
         drop(p);
         gate.finish(kernel);

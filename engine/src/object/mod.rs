@@ -295,7 +295,9 @@ impl ObjRef {
     pub(crate) fn into_handle_unnamed(self) -> HandleRef {
         debug_assert!(self.name.is_none() && self.ty().on_last_handle.is_none());
         // Relaxed: our pointer reference keeps the object alive; the count orders nothing.
-        self.handles.fetch_add(1, Ordering::Relaxed);
+        if self.handles.fetch_add(1, Ordering::Relaxed) == 0 {
+            crate::sync::note_handle_reopened(self.as_ptr() as usize);
+        }
         HandleRef(self)
     }
 
