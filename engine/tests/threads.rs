@@ -518,9 +518,10 @@ fn the_first_bad_handle_decides() {
     let good = p.create_event(None, false, true, None).unwrap().handle;
     let other = p.create_event(None, true, false, None).unwrap().handle;
     let nosync = dup_with(&p, other, Access::EVENT_MODIFY_STATE | Access::EVENT_QUERY_STATE);
+    let alias = dup_same(&p, good);
+    // Closed last, so that no later handle reuses its value.
     let closed = p.create_event(None, true, true, None).unwrap().handle;
     p.close_handle(closed).unwrap();
-    let alias = dup_same(&p, good);
 
     assert_eq!(code(main.wait_for_single_object(BAD, ZERO)), INVALID_HANDLE);
     assert_eq!(code(main.wait_for_single_object(closed, ZERO)), INVALID_HANDLE);
