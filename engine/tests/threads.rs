@@ -789,3 +789,74 @@ fn abandonment_reaches_exactly_one_acquirer() {
 
     done(&k, base, vec![main, x, y], vec![p]);
 }
+
+// SPEC §7.3: "Closing a handle does not affect a wait in progress on its object (the wait
+// holds its own references); the wait ends by signal or timeout." SPEC §3: the object
+// dies when the last reference, the wait's included, goes.
+#[test]
+fn closing_a_handle_does_not_end_the_wait() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let t = new_thread(&p);
+
+    // Ended by a signal through another handle.
+    let e = p.create_event(None, false, false, None).unwrap().handle;
+    let e2 = dup_same(&p, e);
+    thread::scope(|sc| {
+        let rx = spawn_wait(sc, &t, &[e], false, LONG);
+        assert_blocked(&rx);
+        p.close_handle(e).unwrap();
+        assert_blocked(&rx);
+        p.set_event(e2).unwrap();
+        assert_eq!(reply(&rx), Ok(WaitStatus::Object(0)));
+    });
+    assert_eq!(event_info(&p, e2), (false, false), "the waiter took the set");
+
+    // The last handle closed during the wait: the object lives until the wait ends.
+    let s = p.create_semaphore(None, 0, 1, None).unwrap().handle;
+    let live = k.object_count();
+    thread::scope(|sc| {
+        let rx = spawn_wait(sc, &t, &[s], false, Some(SETTLE * 4));
+        assert_blocked(&rx);
+        p.close_handle(s).unwrap();
+        assert_eq!(reply(&rx), Ok(WaitStatus::Timeout));
+    });
+    assert_eq!(k.object_count(), live - 1, "the wait's reference was dropped");
+
+    done(&k, base, vec![t], vec![p]);
+}
+
+// SPEC §7.3: process and thread objects are "signalled once terminated/exited, for good;
+// waits do not consume them" — a blocked waiter wakes at the exit.
+#[test]
+fn a_blocked_wait_on_a_thread_or_process_wakes_at_its_end() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let main = p.main_thread();
+    let waiters: Vec<Thread> = (0..2).map(|_| new_thread(&p)).collect();
+    let nt = p.create_thread(None).unwrap();
+    let child = child_of(&p);
+
+    thread::scope(|sc| {
+        let rx: Vec<Reply> = waiters.iter().map(|w| spawn_wait(sc, w, &[nt.handle], false, LONG)).collect();
+        let all = spawn_wait(sc, &main, &[child.handle, nt.handle], true, LONG);
+        for r in &rx {
+            assert_blocked(r);
+        }
+        assert_blocked(&all);
+        nt.thread.exit(0).unwrap();
+        for r in &rx {
+            assert_eq!(reply(r), Ok(WaitStatus::Object(0)), "every waiter sees the exit");
+        }
+        assert_blocked(&all);
+        child.process.terminate(4).unwrap();
+        assert_eq!(reply(&all), Ok(WaitStatus::Object(0)));
+    });
+    assert_eq!(main.wait_for_single_object(nt.handle, ZERO), Ok(WaitStatus::Object(0)));
+
+    let c = child.process.clone();
+    drop((child, nt));
+    done(&k, base, [waiters, vec![main]].concat(), vec![p, c]);
+}
