@@ -34,8 +34,18 @@ bitflags! {
 
         /// MUTEX_MODIFY_STATE.
         const MUTEX_MODIFY_STATE = 0x0001;
+        /// MUTEX_QUERY_STATE (`query_mutex`; the same bit as MUTEX_MODIFY_STATE).
+        const MUTEX_QUERY_STATE = 0x0001;
         /// MUTEX_ALL_ACCESS.
         const MUTEX_ALL_ACCESS = 0x1F_0001;
+        /// THREAD_TERMINATE.
+        const THREAD_TERMINATE = 0x0001;
+        /// THREAD_SET_CONTEXT (`queue_user_apc`).
+        const THREAD_SET_CONTEXT = 0x0010;
+        /// THREAD_QUERY_INFORMATION.
+        const THREAD_QUERY_INFORMATION = 0x0040;
+        /// THREAD_ALL_ACCESS.
+        const THREAD_ALL_ACCESS = 0x1F_FFFF;
         /// EVENT_QUERY_STATE.
         const EVENT_QUERY_STATE = 0x0001;
         /// EVENT_MODIFY_STATE.

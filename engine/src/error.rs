@@ -44,6 +44,15 @@ pub enum Error {
     /// ERROR_FILENAME_EXCED_RANGE (206).
     #[error("the filename or extension is too long (206)")]
     FilenameExcedRange,
+    /// ERROR_GEN_FAILURE (31): an APC queued to a thread that has exited.
+    #[error("a device attached to the system is not functioning (31)")]
+    GenFailure,
+    /// ERROR_NOT_OWNER (288): releasing a mutex the caller does not own.
+    #[error("attempt to release mutex not owned by caller (288)")]
+    NotOwner,
+    /// ERROR_MUTANT_LIMIT_EXCEEDED (587): a mutex's recursion would pass its limit.
+    #[error("the mutant limit has been exceeded (587)")]
+    MutantLimitExceeded,
     /// ERROR_TOO_MANY_POSTS (298).
     #[error("too many posts were made to a semaphore (298)")]
     TooManyPosts,
@@ -74,6 +83,9 @@ impl Error {
             Error::NegativeSeek => 131,
             Error::AlreadyExists => 183,
             Error::FilenameExcedRange => 206,
+            Error::GenFailure => 31,
+            Error::NotOwner => 288,
+            Error::MutantLimitExceeded => 587,
             Error::TooManyPosts => 298,
             Error::PrivilegeNotHeld => 1314,
             Error::NoSystemResources => 1450,

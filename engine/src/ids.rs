@@ -13,7 +13,7 @@ use dashmap::mapref::entry::Entry;
 use dashmap::DashMap;
 
 use crate::error::{Error, Result};
-use crate::object::ObjRef;
+use crate::object::{ObjRef, ObjectHeader};
 use crate::sync::{AtomicU32, Ordering};
 
 /// What an id names.
@@ -23,7 +23,20 @@ enum Slot {
     Reserved,
     /// A live process (a pointer reference, so `open_process` can take a handle).
     Process(ObjRef),
+    /// A thread object, uncounted: the slot goes when the object's block is freed
+    /// (`ThreadObject`'s `Drop`), and `open_thread` takes a reference only if the object
+    /// is not yet destroyed.
+    Thread(ThreadPtr),
 }
+
+/// An uncounted pointer to a thread object's header.
+struct ThreadPtr(*const ObjectHeader);
+
+// SAFETY: a header is Send + Sync; the pointer is only dereferenced under the map's shard
+// lock, while the slot exists (see `ClientIds::thread`).
+unsafe impl Send for ThreadPtr {}
+// SAFETY: as for Send.
+unsafe impl Sync for ThreadPtr {}
 
 /// The id space of one kernel.
 pub(crate) struct ClientIds {
@@ -68,6 +81,24 @@ impl ClientIds {
     pub(crate) fn process(&self, id: u32) -> Option<ObjRef> {
         match self.slots.get(&id).as_deref() {
             Some(Slot::Process(p)) => Some(p.clone()),
+            _ => None,
+        }
+    }
+
+    /// Makes a reserved id open the thread `thread` (without counting a reference).
+    pub(crate) fn publish_thread(&self, id: u32, thread: &ObjRef) {
+        let old = self.slots.insert(id, Slot::Thread(ThreadPtr(thread.as_ptr())));
+        debug_assert!(matches!(old, Some(Slot::Reserved)), "publishing an id not reserved");
+    }
+
+    /// A reference to the thread `id` names, unless its object is destroyed.
+    pub(crate) fn thread(&self, id: u32) -> Option<ObjRef> {
+        match self.slots.get(&id).as_deref() {
+            // SAFETY: the slot is removed by the thread payload's `Drop`, which runs
+            // before the block's memory is freed or reused, and needs this shard's write
+            // lock, which our read guard holds off: the header is allocated while we
+            // read it. `try_ref` refuses an object already destroyed.
+            Some(Slot::Thread(p)) => unsafe { &*p.0 }.try_ref(),
             _ => None,
         }
     }

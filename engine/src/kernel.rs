@@ -202,7 +202,7 @@ impl Kernel {
         mapping: GenericMapping,
         valid: Access,
     ) -> Result<ObjectType<P>> {
-        self.shared.types.register(name, mapping, valid, None)
+        self.shared.types.register(name, mapping, valid, None, None)
     }
 
     /// The entries of the object directory at an absolute path (`\BaseNamedObjects`,

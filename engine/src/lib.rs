@@ -41,6 +41,8 @@ mod reference;
 mod security;
 mod sync;
 mod table;
+mod thread;
+mod wait;
 mod win32;
 
 pub use access::{Access, DuplicateOptions, GenericMapping, HandleFlags};
@@ -53,6 +55,8 @@ pub use objects::{Event, File, FileMapping, Job, Mutex, Semaphore, WaitableTimer
 pub use process::{Child, Created, HandleInfo, Pinned, Process, ProcessOptions};
 pub use reference::ObjectRef;
 pub use security::{Ace, Privilege, SecurityAttributes, SecurityDescriptor, Sid, Token};
+pub use thread::{EventInfo, MutexInfo, NewThread, SemaphoreInfo, Thread};
+pub use wait::WaitStatus;
 pub use win32::CreationDisposition;
 
 /// The README's example is compiled and run as a doc test, so it stays true.

@@ -11,14 +11,15 @@ use crate::access::{Access, GenericMapping};
 use crate::object::types::{ObjectType, TypeRegistry};
 use crate::object::ObjRef;
 use crate::process::{self, ProcessObject};
-use crate::sync::{AtomicBool, AtomicI32, AtomicU32, Mutex as Lock, Ordering};
+use crate::sync::Mutex as Lock;
+use crate::thread::ThreadObject;
+use crate::wait::{self, Kind, Waitable};
+use std::any::Any;
 
-/// A mutex (NT "Mutant"). Ownership is recorded but not waited on: the engine has no
-/// threads yet.
+/// A mutex (NT "Mutant"): owned by a thread, recursively.
 #[derive(Debug)]
 pub struct Mutex {
-    /// The id of the owning process, 0 when free.
-    pub(crate) owner: AtomicU32,
+    pub(crate) w: Waitable,
 }
 
 /// An event.
@@ -26,22 +27,21 @@ pub struct Mutex {
 pub struct Event {
     /// Manual-reset (true) or auto-reset.
     pub(crate) manual_reset: bool,
-    /// Signalled.
-    pub(crate) signaled: AtomicBool,
+    pub(crate) w: Waitable,
 }
 
 /// A semaphore.
 #[derive(Debug)]
 pub struct Semaphore {
-    pub(crate) count: AtomicI32,
     pub(crate) maximum: i32,
+    pub(crate) w: Waitable,
 }
 
 /// A waitable timer.
 #[derive(Debug)]
 pub struct WaitableTimer {
     pub(crate) manual_reset: bool,
-    pub(crate) signaled: AtomicBool,
+    pub(crate) w: Waitable,
 }
 
 /// A file-mapping object (NT "Section").
@@ -57,10 +57,10 @@ pub struct FileMapping {
     pub(crate) file_backed: bool,
 }
 
-/// A job object.
+/// A job object. Never signalled here (kobj has no job time limits).
 #[derive(Debug)]
 pub struct Job {
-    pub(crate) _private: (),
+    pub(crate) w: Waitable,
 }
 
 /// A file object over a real file on disk. The file pointer lives here, so every handle
@@ -72,10 +72,13 @@ pub struct File {
 }
 
 impl Mutex {
-    /// The id of the owning process, or `None` when the mutex is free.
+    /// The id of the owning thread, or `None` when the mutex is free.
     #[must_use]
     pub fn owner(&self) -> Option<u32> {
-        Some(self.owner.load(Ordering::Acquire)).filter(|&pid| pid != 0)
+        wait::query(&self.w, |k| match k {
+            Kind::Mutex { owner, .. } => owner.as_ref().map(|o| o.tid),
+            _ => None,
+        })
     }
 }
 
@@ -89,7 +92,7 @@ impl Event {
     /// True while signalled.
     #[must_use]
     pub fn is_signaled(&self) -> bool {
-        self.signaled.load(Ordering::Acquire)
+        self.w.event_is_set()
     }
 }
 
@@ -97,7 +100,10 @@ impl Semaphore {
     /// The current count.
     #[must_use]
     pub fn count(&self) -> i32 {
-        self.count.load(Ordering::Acquire)
+        wait::query(&self.w, |k| match k {
+            Kind::Semaphore { count, .. } => *count,
+            _ => 0,
+        })
     }
 
     /// The maximum count.
@@ -117,7 +123,36 @@ impl WaitableTimer {
     /// True while signalled (a timer is created unsignalled).
     #[must_use]
     pub fn is_signaled(&self) -> bool {
-        self.signaled.load(Ordering::Acquire)
+        self.w.event_is_set()
+    }
+}
+
+/// A payload that embeds its object's signal state.
+pub(crate) trait HasWaitable: Any {
+    fn waitable(&self) -> &Waitable;
+}
+
+macro_rules! has_waitable {
+    ($($t:ty => $f:ident),* $(,)?) => {
+        $(impl HasWaitable for $t {
+            fn waitable(&self) -> &Waitable {
+                &self.$f
+            }
+        })*
+    };
+}
+
+has_waitable!(Mutex => w, Event => w, Semaphore => w, WaitableTimer => w, Job => w, ProcessObject => signal, ThreadObject => signal);
+
+/// The [`WaitableOf`] of a payload type.
+fn waitable_of<P: HasWaitable>(h: &crate::object::ObjectHeader) -> Option<&Waitable> {
+    h.body::<P>().map(P::waitable)
+}
+
+/// The mutex type's last-handle hook (see `wait::mutex_last_handle`).
+fn mutex_last_handle(header: &crate::object::ObjectHeader) {
+    if let Some(m) = header.body::<Mutex>() {
+        wait::mutex_last_handle(header, &m.w);
     }
 }
 
@@ -168,6 +203,7 @@ impl std::fmt::Debug for ObjRef {
 /// The built-in types of one kernel.
 pub(crate) struct Builtins {
     pub(crate) process: ObjectType<ProcessObject>,
+    pub(crate) thread: ObjectType<ThreadObject>,
     pub(crate) mutex: ObjectType<Mutex>,
     pub(crate) event: ObjectType<Event>,
     pub(crate) semaphore: ObjectType<Semaphore>,
@@ -192,39 +228,64 @@ impl Builtins {
                     GenericMapping::new(0x20410, 0x20BEA, 0x121001, 0x1FFFFF),
                     mask(0x1FFFFF),
                     Some(process::on_last_handle),
+                    Some(waitable_of::<ProcessObject>),
+                )?,
+                thread: types.register(
+                    "Thread",
+                    GenericMapping::new(0x20048, 0x20037, 0x121800, 0x1FFFFF),
+                    mask(0x1FFFFF),
+                    None,
+                    Some(waitable_of::<ThreadObject>),
                 )?,
                 mutex: types.register(
                     "Mutant",
                     GenericMapping::new(0x20001, 0x20000, 0x120000, 0x1F0001),
                     mask(0x1F0001),
-                    None,
+                    Some(mutex_last_handle),
+                    Some(waitable_of::<Mutex>),
                 )?,
-                event: types.register("Event", state, mask(0x1F0003), None)?,
-                semaphore: types.register("Semaphore", state, mask(0x1F0003), None)?,
-                timer: types.register("Timer", state, mask(0x1F0003), None)?,
+                event: types.register("Event", state, mask(0x1F0003), None, Some(waitable_of::<Event>))?,
+                semaphore: types.register(
+                    "Semaphore",
+                    state,
+                    mask(0x1F0003),
+                    None,
+                    Some(waitable_of::<Semaphore>),
+                )?,
+                timer: types.register(
+                    "Timer",
+                    state,
+                    mask(0x1F0003),
+                    None,
+                    Some(waitable_of::<WaitableTimer>),
+                )?,
                 // A file mapping's valid mask also holds SYNCHRONIZE (SPEC §2).
                 mapping: types.register(
                     "Section",
                     GenericMapping::new(0x20005, 0x20002, 0x20008, 0xF001F),
                     mask(0x1F001F),
                     Some(mapping_last_handle),
+                    None,
                 )?,
                 job: types.register(
                     "Job",
                     GenericMapping::new(0x20004, 0x2000B, 0x120000, 0x1F003F),
                     mask(0x1F003F),
                     None,
+                    Some(waitable_of::<Job>),
                 )?,
                 namespace: types.register(
                     "Directory",
                     GenericMapping::new(0x20003, 0x2000C, 0x20003, 0xF000F),
                     mask(0xF000F),
                     Some(crate::names::namespace_last_handle),
+                    None,
                 )?,
                 file: types.register(
                     "File",
                     GenericMapping::new(0x120089, 0x120116, 0x1200A0, 0x1F01FF),
                     mask(0x1F01FF),
+                    None,
                     None,
                 )?,
             })

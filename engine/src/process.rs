@@ -11,11 +11,13 @@ use crate::handle::Handle;
 use crate::ids::ClientIds;
 use crate::kernel::KernelShared;
 use crate::object::types::{ObjectType, TypeInfo};
-use crate::object::{self, HandleRef, ObjectHeader};
+use crate::object::{self, HandleRef, ObjRef, ObjectHeader};
 use crate::reference::ObjectRef;
 use crate::security::{self, Privilege, SecurityAttributes, Token};
-use crate::sync::{epoch, Arc, AtomicBool, AtomicU32, Ordering};
+use crate::sync::{epoch, Arc, AtomicBool, AtomicU32, Mutex as Lock, Ordering};
 use crate::table::{HandleTable, Snapshot};
+use crate::thread::{ThreadList, ThreadObject};
+use crate::wait::{self, Kind, Waitable};
 
 /// Options for a new process.
 #[derive(Clone, Debug, Default)]
@@ -72,6 +74,14 @@ pub(crate) struct ProcessObject {
     exit_code: AtomicU32,
     /// Private namespaces this process has open (see `names`).
     pub(crate) private: crate::names::PrivateAliases,
+    /// Signalled for good once the process is terminated.
+    pub(crate) signal: Waitable,
+    /// The primary thread (a pointer reference; the thread does not refer back). Let go
+    /// at the process's last handle, when nobody can ask for it any more, so the thread
+    /// object's count drops then and not when this block is reclaimed.
+    pub(crate) main: Lock<Option<ObjRef>>,
+    /// Threads not yet exited.
+    pub(crate) threads: Lock<ThreadList>,
     /// The id space `pid` is reserved in, until this payload is dropped with its block.
     ids: Arc<ClientIds>,
     /// The kernel: a process keeps it alive (object headers do not count it; see
@@ -99,23 +109,33 @@ impl fmt::Debug for ProcessObject {
 }
 
 impl ProcessObject {
+    /// Lets go of the main thread (the process's last handle has closed).
+    fn release_main(&self) {
+        let main = crate::sync::lock(&self.main).take();
+        drop(main);
+    }
+
     #[inline]
     pub(crate) fn is_terminated(&self) -> bool {
         self.terminated.load(Ordering::Acquire)
     }
 
     /// Terminates: closes every handle (protected ones too). ACCESS_DENIED if already done.
-    fn terminate(&self, kernel: &KernelShared, exit_code: u32) -> Result<()> {
+    fn terminate(&self, header: &ObjectHeader, kernel: &KernelShared, exit_code: u32) -> Result<()> {
         if self.terminated.swap(true, Ordering::AcqRel) {
             return Err(Error::AccessDenied);
         }
         self.exit_code.store(exit_code, Ordering::Relaxed);
+        // Its threads exit first, abandoning their mutexes (SPEC §7.2).
+        crate::thread::end_threads(self, exit_code);
         kernel.ids.retire(self.pid);
         self.private.clear();
         // Released outside any table operation: a release may run another object's
         // last-handle work (even terminate another process).
         drop(self.table.close_all());
         kernel.names.leave_session(self.session);
+        // Then the process object is signalled.
+        wait::signal_once(header, &self.signal);
         Ok(())
     }
 }
@@ -137,7 +157,8 @@ pub(crate) fn on_last_handle(header: &ObjectHeader) {
         }
         fn terminate(obj: &ObjectHeader) {
             if let Some(p) = obj.body::<ProcessObject>() {
-                let _ = p.terminate(&p.kernel, 0);
+                let _ = p.terminate(obj, &p.kernel, 0);
+                p.release_main();
             }
         }
         // The closing handle still holds a pointer reference, so this succeeds; it keeps
@@ -180,7 +201,8 @@ pub(crate) fn on_last_handle(header: &ObjectHeader) {
     }
     #[cfg(loom)]
     if let Some(p) = header.body::<ProcessObject>() {
-        let _ = p.terminate(&p.kernel, 0);
+        let _ = p.terminate(header, &p.kernel, 0);
+        p.release_main();
     }
 }
 
@@ -256,6 +278,7 @@ impl Process {
         fill: impl FnOnce(&HandleTable),
     ) -> Result<Process> {
         let pid = kernel.ids.reserve()?;
+        let main = ThreadObject::create(kernel, pid, token.descriptor_for_new(None))?;
         let body = ProcessObject {
             pid,
             session,
@@ -264,6 +287,9 @@ impl Process {
             terminated: AtomicBool::new(false),
             exit_code: AtomicU32::new(0),
             private: Default::default(),
+            signal: Waitable::new(Kind::Once { signaled: false }),
+            threads: Lock::new(ThreadList { live: vec![main.clone()], ended: false }),
+            main: Lock::new(Some(main)),
             ids: Arc::clone(&kernel.ids),
             kernel: Arc::clone(kernel),
         };
@@ -338,7 +364,7 @@ impl Process {
     /// ones included; objects other processes hold survive. A second call, like every
     /// call made as a terminated process, fails with ACCESS_DENIED.
     pub fn terminate(&self, exit_code: u32) -> Result<()> {
-        self.inner().terminate(self.kernel(), exit_code)
+        self.inner().terminate(self.header(), self.kernel(), exit_code)
     }
 
     /// Creates a child process. With `inherit_handles`, every INHERIT entry of this

@@ -11,11 +11,12 @@ use crate::access::Access;
 use crate::error::{Error, Result};
 use crate::handle::Handle;
 use crate::object;
-use crate::objects::{Event, File, FileMapping, Job, Mutex, Semaphore, WaitableTimer};
+use crate::objects::{Event, File, FileMapping, Job, Semaphore, WaitableTimer};
 use crate::process::{inherit_flag, Created, Process};
 use crate::reference::ObjectRef;
 use crate::security::SecurityAttributes;
-use crate::sync::{epoch, lock, AtomicBool, AtomicI32, AtomicU32, Mutex as Lock, Ordering};
+use crate::sync::{epoch, lock, Mutex as Lock};
+use crate::wait::{self, Kind, Waitable};
 
 /// How `create_file` treats an existing or missing file (`dwCreationDisposition`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -38,16 +39,15 @@ const PAGE_PROTECTIONS: [u32; 6] = [0x02, 0x04, 0x08, 0x20, 0x40, 0x80];
 const SEC_FLAGS: u32 = 0x1000_0000 | 0x0800_0000 | 0x0100_0000 | 0x0200_0000 | 0x0400_0000 | 0x8000_0000;
 
 impl Process {
-    /// `CreateMutex`. `initial_owner` makes this process the owner.
+    /// `CreateMutex` as the process's main thread (SPEC §7.2): `initial_owner` makes
+    /// that thread the owner.
     pub fn create_mutex(
         &self,
         sa: Option<&SecurityAttributes>,
         initial_owner: bool,
         name: Option<&str>,
     ) -> Result<Created> {
-        let owner = if initial_owner { self.id() } else { 0 };
-        let ty = &self.kernel().builtin.mutex;
-        self.create_with(ty, sa, name, || Ok(Mutex { owner: AtomicU32::new(owner) }))
+        self.main_thread().create_mutex(sa, initial_owner, name)
     }
 
     /// `CreateEvent`.
@@ -60,7 +60,10 @@ impl Process {
     ) -> Result<Created> {
         let ty = &self.kernel().builtin.event;
         self.create_with(ty, sa, name, || {
-            Ok(Event { manual_reset, signaled: AtomicBool::new(initial_state) })
+            Ok(Event {
+                manual_reset,
+                w: Waitable::new(Kind::Event { manual: manual_reset, signaled: initial_state }),
+            })
         })
     }
 
@@ -77,7 +80,9 @@ impl Process {
             return Err(Error::InvalidParameter);
         }
         let ty = &self.kernel().builtin.semaphore;
-        self.create_with(ty, sa, name, || Ok(Semaphore { count: AtomicI32::new(initial), maximum }))
+        self.create_with(ty, sa, name, || {
+            Ok(Semaphore { maximum, w: Waitable::new(Kind::Semaphore { count: initial, maximum }) })
+        })
     }
 
     /// `CreateWaitableTimer`.
@@ -89,7 +94,10 @@ impl Process {
     ) -> Result<Created> {
         let ty = &self.kernel().builtin.timer;
         self.create_with(ty, sa, name, || {
-            Ok(WaitableTimer { manual_reset, signaled: AtomicBool::new(false) })
+            Ok(WaitableTimer {
+                manual_reset,
+                w: Waitable::new(Kind::Event { manual: manual_reset, signaled: false }),
+            })
         })
     }
 
@@ -146,7 +154,7 @@ impl Process {
     /// `CreateJobObject`.
     pub fn create_job_object(&self, sa: Option<&SecurityAttributes>, name: Option<&str>) -> Result<Created> {
         let ty = &self.kernel().builtin.job;
-        self.create_with(ty, sa, name, || Ok(Job { _private: () }))
+        self.create_with(ty, sa, name, || Ok(Job { w: Waitable::new(Kind::Once { signaled: false }) }))
     }
 
     /// `OpenMutex`.
@@ -179,66 +187,48 @@ impl Process {
         self.open_object(&self.kernel().builtin.job.clone(), access, inherit, name)
     }
 
-    /// `SetEvent`: needs EVENT_MODIFY_STATE.
+    /// `SetEvent`: needs EVENT_MODIFY_STATE. Hands the event to its waiters (one for
+    /// auto-reset, all for manual-reset); a set event is left alone without a write.
     pub fn set_event(&self, h: Handle) -> Result<()> {
-        self.with_object(&self.kernel().builtin.event, h, Access::EVENT_MODIFY_STATE, |e| {
-            // Load first: setting a set event changes nothing and must not write the
-            // event's cache line (threads setting a hot event would bounce it).
-            if !e.signaled.load(Ordering::Relaxed) {
-                e.signaled.store(true, Ordering::Release);
-            }
-        })
+        let ty = &self.kernel().builtin.event;
+        let guard = epoch::pin();
+        let obj = self.lookup(h, ty.info_ptr(), Access::EVENT_MODIFY_STATE, &guard)?;
+        let e = obj.body_of(ty).ok_or(Error::InvalidHandle)?;
+        wait::set_event(obj, &e.w);
+        Ok(())
     }
 
-    /// `ResetEvent`: needs EVENT_MODIFY_STATE.
+    /// `ResetEvent`: needs EVENT_MODIFY_STATE (a reset event is left alone, no write).
     pub fn reset_event(&self, h: Handle) -> Result<()> {
         self.with_object(&self.kernel().builtin.event, h, Access::EVENT_MODIFY_STATE, |e| {
-            // As in `set_event`: no write when nothing changes.
-            if e.signaled.load(Ordering::Relaxed) {
-                e.signaled.store(false, Ordering::Release);
-            }
+            wait::reset_event(&e.w)
         })
     }
 
     /// Whether an event is signalled (`WaitForSingleObject(h, 0)` without the wait's
     /// side effect): needs EVENT_QUERY_STATE.
     pub fn event_state(&self, h: Handle) -> Result<bool> {
-        self.with_object(&self.kernel().builtin.event, h, Access::EVENT_QUERY_STATE, |e| {
-            e.signaled.load(Ordering::Acquire)
-        })
+        self.with_object(&self.kernel().builtin.event, h, Access::EVENT_QUERY_STATE, |e| e.w.event_is_set())
     }
 
     /// `ReleaseSemaphore`: returns the previous count. `count <= 0` is INVALID_PARAMETER
     /// before the handle is looked at (as NT does); a release past the maximum is
-    /// TOO_MANY_POSTS and leaves the count unchanged.
+    /// TOO_MANY_POSTS and leaves the count unchanged. Up to `count` waiters are
+    /// satisfied, first come first served.
     pub fn release_semaphore(&self, h: Handle, count: i32) -> Result<i32> {
         if count <= 0 {
             return Err(Error::InvalidParameter);
         }
-        self.with_object(&self.kernel().builtin.semaphore, h, Access::SEMAPHORE_MODIFY_STATE, |s| {
-            let mut current = s.count.load(Ordering::Relaxed);
-            loop {
-                if i64::from(current) + i64::from(count) > i64::from(s.maximum) {
-                    return Err(Error::TooManyPosts);
-                }
-                match s.count.compare_exchange_weak(
-                    current,
-                    current + count,
-                    Ordering::AcqRel,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(previous) => return Ok(previous),
-                    Err(now) => current = now,
-                }
-            }
-        })?
+        let ty = &self.kernel().builtin.semaphore;
+        let guard = epoch::pin();
+        let obj = self.lookup(h, ty.info_ptr(), Access::SEMAPHORE_MODIFY_STATE, &guard)?;
+        let s = obj.body_of(ty).ok_or(Error::InvalidHandle)?;
+        wait::release_semaphore(obj, &s.w, count)
     }
 
     /// A semaphore's current count: needs SEMAPHORE_QUERY_STATE.
     pub fn semaphore_count(&self, h: Handle) -> Result<i32> {
-        self.with_object(&self.kernel().builtin.semaphore, h, Access::SEMAPHORE_QUERY_STATE, |s| {
-            s.count.load(Ordering::Acquire)
-        })
+        self.with_object(&self.kernel().builtin.semaphore, h, Access::SEMAPHORE_QUERY_STATE, Semaphore::count)
     }
 
     /// `CreateFile` over a real file. Each call makes a new file object with its own

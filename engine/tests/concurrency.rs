@@ -143,7 +143,7 @@ fn four_threads_one_process_100k_handles() {
     let made: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
     assert_eq!(made, TOTAL_HANDLES);
     assert_eq!(p.handle_count(), 0);
-    assert_eq!(k.object_count(), base + 1, "every object but the process is gone");
+    assert_eq!(k.object_count(), base + 2, "every object but the process and its main thread is gone");
     finish(&k, base, vec![p]);
 }
 
@@ -231,6 +231,6 @@ fn handles_shared_between_threads_race_cleanly() {
         p.close_handle(Handle::from_raw(v)).unwrap();
     }
     assert_eq!(p.handle_count(), 0);
-    assert_eq!(k.object_count(), base + 1);
+    assert_eq!(k.object_count(), base + 2);
     finish(&k, base, vec![p]);
 }

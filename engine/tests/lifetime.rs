@@ -12,7 +12,7 @@ fn closing_the_last_handle_destroys_the_object() {
     let k = Kernel::new();
     let base = k.object_count();
     let p = root(&k);
-    assert_eq!(k.object_count(), base + 1, "the process is an object");
+    assert_eq!(k.object_count(), base + 2, "the process and its main thread (SPEC §7.2) are objects");
     let handles = [
         event(&p),
         p.create_mutex(None, true, None).unwrap().handle,
@@ -21,10 +21,10 @@ fn closing_the_last_handle_destroys_the_object() {
         p.create_job_object(None, None).unwrap().handle,
         p.create_file_mapping(None, None, 0x04, 4096, None).unwrap().handle,
     ];
-    assert_eq!(k.object_count(), base + 1 + handles.len());
+    assert_eq!(k.object_count(), base + 2 + handles.len());
     for (i, &h) in handles.iter().enumerate() {
         p.close_handle(h).unwrap();
-        assert_eq!(k.object_count(), base + handles.len() - i, "closing {h:?}");
+        assert_eq!(k.object_count(), base + 1 + handles.len() - i, "closing {h:?}");
     }
     finish(&k, base, vec![p]);
 }
@@ -238,7 +238,7 @@ fn process_values_and_handles_keep_the_process() {
     }
     let copy = p.clone();
     drop(p);
-    assert_eq!(k.object_count(), base + 6, "a clone keeps the process and its objects");
+    assert_eq!(k.object_count(), base + 7, "a clone keeps the process and its objects");
     event(&copy);
     drop(copy);
     assert_eq!(k.object_count(), base, "the last Process value terminated it");
@@ -259,7 +259,7 @@ fn process_values_and_handles_keep_the_process() {
     parent.close_handle(child.handle).unwrap();
     assert_eq!(
         k.object_count(),
-        with_child - 4,
+        with_child - 5,
         "closing the last handle terminated the child: its 3 events and itself went"
     );
     assert_eq!(code(parent.open_process(Access::PROCESS_QUERY_INFORMATION, false, pid)), INVALID_PARAMETER);
@@ -272,7 +272,8 @@ fn process_values_and_handles_keep_the_process() {
     assert!(!child.process.is_terminated());
     let objects = k.object_count();
     drop(child.process);
-    assert_eq!(k.object_count(), objects - 2);
+    // The child, its event and its main thread.
+    assert_eq!(k.object_count(), objects - 3);
 
     // A terminated process still counts while referenced, and goes with the last one.
     let q = root(&k);
@@ -281,7 +282,8 @@ fn process_values_and_handles_keep_the_process() {
     drop(q);
     let objects = k.object_count();
     parent.close_handle(hq).unwrap();
-    assert_eq!(k.object_count(), objects - 1);
+    // The process and its main thread.
+    assert_eq!(k.object_count(), objects - 2);
     finish(&k, base, vec![parent]);
 }
 
@@ -417,7 +419,7 @@ fn an_empty_name_makes_an_unnamed_object() {
     assert!(!a.already_existed);
     assert!(!b.already_existed);
     assert_eq!(p.compare_object_handles(a.handle, b.handle), Ok(false));
-    assert_eq!(k.object_count(), base + 3);
+    assert_eq!(k.object_count(), base + 4);
     let m1 = p.create_mutex(None, false, Some("")).unwrap();
     let m2 = p.create_mutex(None, false, Some("")).unwrap();
     assert!(!m1.already_existed && !m2.already_existed);
@@ -425,7 +427,7 @@ fn an_empty_name_makes_an_unnamed_object() {
     let s = p.create_semaphore(None, 0, 1, Some("")).unwrap();
     assert!(!s.already_existed);
     p.close_handle(a.handle).unwrap();
-    assert_eq!(k.object_count(), base + 5, "closing the unnamed object's handle destroyed it");
+    assert_eq!(k.object_count(), base + 6, "closing the unnamed object's handle destroyed it");
     finish(&k, base, vec![p]);
 }
 
@@ -482,7 +484,7 @@ fn a_long_chain_of_processes_is_torn_down_without_overflow() {
         event(&tail);
     }
     drop(tail);
-    assert_eq!(k.object_count(), base + 1 + 2 * depth);
+    assert_eq!(k.object_count(), base + 2 + 3 * depth);
     // Run on a thread with a small stack: the teardown must not depend on stack depth.
     let handle =
         std::thread::Builder::new().stack_size(128 * 1024).spawn(move || root_process.terminate(0)).unwrap();
@@ -513,7 +515,7 @@ fn destroyed_blocks_are_reused_with_fresh_state() {
         }
         p.close_handle(s).unwrap();
         p.close_handle(e).unwrap();
-        assert_eq!(k.object_count(), base + 1, "round {i}: the process alone remains");
+        assert_eq!(k.object_count(), base + 2, "round {i}: the process and its main thread alone remain");
     }
     p.terminate(0).unwrap();
     drop(p);

@@ -1140,7 +1140,7 @@ fn many_live_names(n: usize) {
     let heap = thread_heap() - heap_before;
     let rss = resident_bytes().zip(rss_before).map(|(after, before)| after.saturating_sub(before));
     assert_eq!(p.handle_count(), n);
-    assert_eq!(k.object_count(), base + n + 1);
+    assert_eq!(k.object_count(), base + n + 2);
     println!(
         "{n} live names: {elapsed:?} to create; heap {} bytes/name (this thread's allocations){}",
         heap / n as isize,

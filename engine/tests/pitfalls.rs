@@ -87,10 +87,10 @@ fn terminate_closes_protected_handles() {
             .unwrap();
         assert_eq!(code(p.close_handle(h)), INVALID_HANDLE);
     }
-    assert_eq!(k.object_count(), base + 301);
+    assert_eq!(k.object_count(), base + 302);
     p.terminate(0).unwrap();
     assert_eq!(p.handle_count(), 0);
-    assert_eq!(k.object_count(), base + 1, "only the process object remains");
+    assert_eq!(k.object_count(), base + 2, "only the process object and its main thread remain");
     finish(&k, base, vec![p]);
 }
 
@@ -177,7 +177,7 @@ fn an_insert_racing_terminate_leaves_no_handle() {
         }
         assert_eq!(p.handle_count(), 0, "round {round}: a handle survived in a dead table");
         drop(p);
-        assert_eq!(k.object_count(), base + 1, "round {round}: an object outlived its terminated process");
+        assert_eq!(k.object_count(), base + 2, "round {round}: an object outlived its terminated process");
     }
     finish(&k, base, vec![other]);
 }
@@ -239,7 +239,7 @@ fn a_duplicate_into_a_terminating_process_leaves_no_handle() {
         assert_eq!(k.object_count(), before, "round {round}: the duplicated events are gone");
         p.close_handle(to_q).unwrap();
         drop(q);
-        assert_eq!(k.object_count(), base + 1, "round {round}");
+        assert_eq!(k.object_count(), base + 2, "round {round}");
     }
     finish(&k, base, vec![p]);
 }
@@ -361,7 +361,7 @@ fn references_racing_close_never_see_a_dead_object() {
         r.join().unwrap();
     }
     assert_eq!(p.handle_count(), 0, "no duplicate or reference leaked a handle");
-    assert_eq!(k.object_count(), base + 1, "only the process is left");
+    assert_eq!(k.object_count(), base + 2, "only the process and its main thread are left");
     finish(&k, base, vec![p]);
 }
 
@@ -409,7 +409,7 @@ fn inheritance_racing_close_loses_and_leaks_nothing() {
         c.join().unwrap();
     }
     assert_eq!(p.handle_count(), 0);
-    assert_eq!(k.object_count(), base + 1);
+    assert_eq!(k.object_count(), base + 2);
     finish(&k, base, vec![p]);
 }
 

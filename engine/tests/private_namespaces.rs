@@ -268,7 +268,7 @@ fn concurrent_creators_of_one_boundary() {
     for p in &processes {
         assert_eq!(p.handle_count(), 2 * ROUNDS);
     }
-    assert_eq!(k.object_count(), base + THREADS + 2 * ROUNDS);
+    assert_eq!(k.object_count(), base + 2 * THREADS + 2 * ROUNDS);
     finish(&k, base, processes);
 }
 

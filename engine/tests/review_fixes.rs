@@ -79,7 +79,7 @@ fn a_type_of_another_kernel_is_refused() {
     assert_eq!(code(p.create_object(&foreign, Foo(1), None, Some("named-foo"))), INVALID_PARAMETER);
     assert_eq!(code(p.open_object(&foreign, Access::SYNCHRONIZE, false, "named-foo")), INVALID_PARAMETER);
     // Nothing was made, named or leaked by the refusals.
-    assert_eq!(home.object_count(), base + 1);
+    assert_eq!(home.object_count(), base + 2);
     assert_eq!(elsewhere.object_count(), 0);
     drop(elsewhere);
     drop(foreign);
@@ -120,8 +120,10 @@ fn process_ids_stay_unique_across_the_wrap() {
         later.push(root(&k));
     }
     let ids: Vec<u32> = later.iter().map(|p| p.id()).collect();
-    // 0 is never an id, and 4 is taken: the wrapped counter skips both.
-    assert_eq!(ids, vec![PID_WRAP, PID_WRAP + 4, 8, 12]);
+    // 0 is never an id, and 4 and 8 (the first process and its main thread) are taken:
+    // the wrapped counter skips them. Each process's main thread takes the id after its
+    // process's (one id space, SPEC §7.2).
+    assert_eq!(ids, vec![PID_WRAP, 12, 20, 28]);
     // `open_process(4)` still opens the first process: a duplicate through it finds its
     // event (and no other process has a handle at that value).
     let opener = &later[0];
@@ -144,8 +146,10 @@ fn process_ids_stay_unique_across_the_wrap() {
     assert_eq!(code(opener.open_process(Access::PROCESS_ALL_ACCESS, false, 4)), INVALID_PARAMETER);
     k.set_next_client_id(0);
     let newcomer = root(&k);
-    assert!(![4, 8, 12].contains(&newcomer.id()), "id {} reused while in use", newcomer.id());
-    assert_eq!(newcomer.id(), 16);
+    // In use: 4 and 8 (the terminated first process, still referenced, and its main
+    // thread), and 12..=32 (the three later processes past the wrap and their threads).
+    assert!(!(4..=32).step_by(4).any(|id| id == newcomer.id()), "id {} reused while in use", newcomer.id());
+    assert_eq!(newcomer.id(), 36);
     for p in later.iter().chain([&newcomer]) {
         p.terminate(0).unwrap();
     }

@@ -18,7 +18,7 @@ fn self_handle_does_not_keep_a_dropped_process_alive() {
     let _event = p.create_event(None, false, false, None).unwrap();
     // The self handle works like any process handle.
     assert!(p.compare_object_handles(own, Handle::CURRENT_PROCESS).unwrap());
-    assert_eq!(kernel.object_count(), 2);
+    assert_eq!(kernel.object_count(), 3);
     drop(p);
     assert_eq!(kernel.object_count(), 0, "the process and its event must be gone");
 }

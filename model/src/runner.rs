@@ -577,8 +577,13 @@ impl World {
                 .collect();
             same(format_args!("the handle table of process #{i}"), rows, want)?;
         }
+        // Every process held here counts twice: itself and its main thread (SPEC §7.2).
         let processes = self.anchors.len() + self.procs.len();
-        same("object_count", self.kernel.object_count(), self.base + processes + self.model.live_objects())
+        same(
+            "object_count",
+            self.kernel.object_count(),
+            self.base + 2 * processes + self.model.live_objects(),
+        )
     }
 
     /// Terminates everything and checks that `object_count` falls back to where it began.

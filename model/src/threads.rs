@@ -364,10 +364,11 @@ pub fn run_threads(scenario: &ThreadScenario) -> Result<(), String> {
             return Err(format!("handle_count {} after closing every handle", p.handle_count()));
         }
     }
-    let want = base + all.len();
+    // Each process and its main thread (SPEC §7.2).
+    let want = base + 2 * all.len();
     if kernel.object_count() != want {
         return Err(format!(
-            "object_count {} with every handle closed, want {want} (the {} processes)",
+            "object_count {} with every handle closed, want {want} (the {} processes and their main threads)",
             kernel.object_count(),
             all.len()
         ));

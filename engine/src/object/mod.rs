@@ -47,11 +47,14 @@ pub(crate) struct Domain {
     live: StripedCounter,
     /// The kernel's work at an object's last handle: its name, then its type's hook.
     last_handle: fn(&ObjectHeader),
+    /// The wait-all lock (see `wait`): taken by wait-all waits and by signals of objects
+    /// that have wait-all waiters, never by anything else.
+    pub(crate) wait_all: crate::sync::Mutex<()>,
 }
 
 impl Domain {
     pub(crate) fn new(last_handle: fn(&ObjectHeader)) -> Domain {
-        Domain { live: StripedCounter::new(), last_handle }
+        Domain { live: StripedCounter::new(), last_handle, wait_all: crate::sync::Mutex::new(()) }
     }
 
     /// Objects of this domain not yet destroyed.
@@ -284,6 +287,16 @@ impl ObjRef {
         let p = self.0.as_ptr();
         std::mem::forget(self);
         p
+    }
+
+    /// Raises the handle count even from zero, for an object whose last handle has no
+    /// work to undo: no name and a type without a last-handle hook (a thread, which runs
+    /// and is opened by id with no handle open, as on NT). The caller guarantees that.
+    pub(crate) fn into_handle_unnamed(self) -> HandleRef {
+        debug_assert!(self.name.is_none() && self.ty().on_last_handle.is_none());
+        // Relaxed: our pointer reference keeps the object alive; the count orders nothing.
+        self.handles.fetch_add(1, Ordering::Relaxed);
+        HandleRef(self)
     }
 
     /// Raises the handle count if it is not zero, turning this pointer reference into a

@@ -35,7 +35,13 @@ pub(crate) struct TypeInfo {
     pub(crate) mapping: GenericMapping,
     pub(crate) valid: Access,
     pub(crate) on_last_handle: Option<LastHandleHook>,
+    /// Where an object of this type keeps its signal state; `None`: always signalled.
+    pub(crate) waitable: Option<WaitableOf>,
 }
+
+/// Finds the signal state in an object of one type (`None` if the payload is not the
+/// type's: never for objects made through the type).
+pub(crate) type WaitableOf = fn(&ObjectHeader) -> Option<&crate::wait::Waitable>;
 
 impl TypeInfo {
     pub(crate) fn rights(&self) -> TypeRights {
@@ -120,6 +126,7 @@ impl TypeRegistry {
         mapping: GenericMapping,
         valid: Access,
         on_last_handle: Option<LastHandleHook>,
+        waitable: Option<WaitableOf>,
     ) -> Result<ObjectType<P>> {
         let storable = Access::from_bits_retain(STORABLE_ACCESS);
         let parts = [mapping.read, mapping.write, mapping.execute, mapping.all, valid];
@@ -130,8 +137,14 @@ impl TypeRegistry {
         if types.iter().any(|t| t.name == name) {
             return Err(Error::AlreadyExists);
         }
-        let info =
-            Arc::new(TypeInfo { kernel: self.kernel, name: name.to_owned(), mapping, valid, on_last_handle });
+        let info = Arc::new(TypeInfo {
+            kernel: self.kernel,
+            name: name.to_owned(),
+            mapping,
+            valid,
+            on_last_handle,
+            waitable,
+        });
         types.push(Arc::clone(&info));
         Ok(ObjectType { info, _payload: PhantomData })
     }

@@ -1,0 +1,481 @@
+//! Threads (SPEC §7.2) and the wait calls made as one (§7.3–7.4).
+//!
+//! A guest thread is an object of type "Thread" whose payload carries its waiting
+//! equipment (`wait::WaitContext`: the owner identity mutexes record, and a wait block
+//! made with the thread). Its process lists its live threads; the thread object does not
+//! refer back to its process object (a [`Thread`] value holds both), so the two never
+//! keep each other alive.
+
+use std::cell::Cell;
+use std::fmt;
+use std::time::Duration;
+
+use smallvec::SmallVec;
+
+use crate::access::Access;
+use crate::error::{Error, Result};
+use crate::handle::Handle;
+use crate::ids::ClientIds;
+use crate::object::{self, ObjRef, ObjectHeader};
+use crate::objects::{Event, Mutex, Semaphore};
+use crate::process::{inherit_flag, Created, Process, ProcessObject};
+use crate::security::{self, SecurityAttributes};
+use crate::sync::{epoch, lock, Arc, AtomicU32, Ordering};
+use crate::wait::{self, Kind, Signal, WaitContext, WaitStatus, Waitable, MAXIMUM_WAIT_OBJECTS};
+
+/// The payload of a thread object.
+pub(crate) struct ThreadObject {
+    pub(crate) tid: u32,
+    pub(crate) pid: u32,
+    pub(crate) ctx: WaitContext,
+    /// Signalled for good when the thread exits.
+    pub(crate) signal: Waitable,
+    exit_code: AtomicU32,
+    /// The id space `tid` is reserved in, until this payload is dropped with its block.
+    ids: Arc<ClientIds>,
+}
+
+impl fmt::Debug for ThreadObject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadObject").field("tid", &self.tid).field("pid", &self.pid).finish()
+    }
+}
+
+impl Drop for ThreadObject {
+    fn drop(&mut self) {
+        // The block is being freed: `open_thread` can no longer find it (its slot held
+        // no reference), and the id may be handed out again.
+        self.ids.release(self.tid);
+    }
+}
+
+impl ThreadObject {
+    /// Makes a thread object for process `pid` and publishes its id.
+    pub(crate) fn create(
+        kernel: &crate::kernel::KernelShared,
+        pid: u32,
+        security: crate::security::ObjectSecurity,
+    ) -> Result<ObjRef> {
+        let tid = kernel.ids.reserve()?;
+        let body = ThreadObject {
+            tid,
+            pid,
+            ctx: WaitContext::new(tid),
+            signal: Waitable::new(Kind::Once { signaled: false }),
+            exit_code: AtomicU32::new(0),
+            ids: Arc::clone(&kernel.ids),
+        };
+        let object =
+            object::allocate(kernel.domain(), &kernel.builtin.thread, security, None, body).into_pointer();
+        kernel.ids.publish_thread(tid, &object);
+        Ok(object)
+    }
+
+    /// `ExitThread` without the process's part: abandons the thread's mutexes, ends its
+    /// waits, then signals the thread object. False if it had already exited.
+    pub(crate) fn exit(&self, header: &ObjectHeader, code: u32) -> bool {
+        // Before anything can see the thread as exited.
+        if self.ctx.owner.is_exited() {
+            return false;
+        }
+        self.exit_code.store(code, Ordering::Relaxed);
+        if !wait::exit(&self.ctx.owner) {
+            return false;
+        }
+        wait::signal_once(header, &self.signal);
+        true
+    }
+}
+
+/// The threads of one process.
+#[derive(Default)]
+pub(crate) struct ThreadList {
+    /// Threads that have not exited (a pointer reference each).
+    pub(crate) live: Vec<ObjRef>,
+    /// Set when the process ends: no thread may be added.
+    pub(crate) ended: bool,
+}
+
+/// One guest thread, to call as: the identity that owns mutexes and waits.
+///
+/// `Clone + Send + Sync`. A `Thread` value holds its thread object and its process (as
+/// a [`Process`] value does, it keeps the process in use).
+#[derive(Clone)]
+pub struct Thread {
+    object: ObjRef,
+    process: Process,
+}
+
+impl fmt::Debug for Thread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Thread").field("tid", &self.id()).field("pid", &self.process.id()).finish()
+    }
+}
+
+/// A new thread and the creating process's handle to it.
+#[derive(Debug)]
+pub struct NewThread {
+    /// The thread, to call as.
+    pub thread: Thread,
+    /// A THREAD_ALL_ACCESS handle to it, in the process's table.
+    pub handle: Handle,
+}
+
+/// `query_event`'s answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventInfo {
+    /// Manual-reset (true) or auto-reset.
+    pub manual_reset: bool,
+    /// Signalled now.
+    pub signaled: bool,
+}
+
+/// `query_semaphore`'s answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SemaphoreInfo {
+    /// The current count.
+    pub count: i32,
+    /// The maximum count.
+    pub maximum: i32,
+}
+
+/// `query_mutex`'s answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MutexInfo {
+    /// The owning thread's id.
+    pub owner: Option<u32>,
+    /// How many times the owner holds it (0 when free).
+    pub recursion: u32,
+    /// Free, and its last owner exited without releasing it.
+    pub abandoned: bool,
+}
+
+impl Thread {
+    pub(crate) fn new(object: ObjRef, process: Process) -> Thread {
+        Thread { object, process }
+    }
+
+    fn inner(&self) -> &ThreadObject {
+        match self.object.body::<ThreadObject>() {
+            Some(t) => t,
+            None => unreachable!("a Thread value holds a thread object"),
+        }
+    }
+
+    /// The thread id (from the same id space as process ids).
+    #[must_use]
+    pub fn id(&self) -> u32 {
+        self.inner().tid
+    }
+
+    /// The process the thread belongs to.
+    #[must_use]
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    /// True once the thread has exited (or its process was terminated).
+    #[must_use]
+    pub fn has_exited(&self) -> bool {
+        self.inner().ctx.owner.is_exited()
+    }
+
+    /// The code given to `exit` (the process's exit code if it was terminated); 0 while
+    /// the thread runs.
+    #[must_use]
+    pub fn exit_code(&self) -> u32 {
+        self.inner().exit_code.load(Ordering::Relaxed)
+    }
+
+    /// ACCESS_DENIED for calls made as an exited thread or a thread of a terminated
+    /// process.
+    fn alive(&self) -> Result<&ThreadObject> {
+        self.process.alive()?;
+        let t = self.inner();
+        if t.ctx.owner.is_exited() {
+            return Err(Error::AccessDenied);
+        }
+        Ok(t)
+    }
+
+    /// `ExitThread`: every mutex the thread owns is abandoned, then the thread object is
+    /// signalled; the last thread of a process to exit terminates it with `exit_code`.
+    /// ACCESS_DENIED if the thread has already exited.
+    pub fn exit(&self, exit_code: u32) -> Result<()> {
+        let t = self.inner();
+        if !t.exit(&self.object, exit_code) {
+            return Err(Error::AccessDenied);
+        }
+        let last = {
+            let p = self.process.inner();
+            let mut threads = lock(&p.threads);
+            let gone = threads.live.iter().position(|o| std::ptr::eq(o.as_ptr(), self.object.as_ptr()));
+            let gone = gone.map(|i| threads.live.swap_remove(i));
+            let last = threads.live.is_empty() && !threads.ended;
+            if last {
+                threads.ended = true;
+            }
+            drop(threads);
+            drop(gone);
+            last
+        };
+        if last {
+            // Already terminated by someone else: nothing more to do.
+            let _ = self.process.terminate(exit_code);
+        }
+        Ok(())
+    }
+
+    /// `CreateMutex` as this thread: `initial_owner` makes this thread the owner
+    /// (recursion 1), unless the name already exists.
+    pub fn create_mutex(
+        &self,
+        sa: Option<&SecurityAttributes>,
+        initial_owner: bool,
+        name: Option<&str>,
+    ) -> Result<Created> {
+        let t = self.alive()?;
+        let who = &t.ctx.owner;
+        let made_owned = Cell::new(false);
+        let ty = &self.process.kernel().builtin.mutex;
+        let created = self.process.create_with(ty, sa, name, || {
+            made_owned.set(initial_owner);
+            let owner = initial_owner.then(|| Arc::clone(who));
+            Ok(Mutex {
+                w: Waitable::new(Kind::Mutex {
+                    owner,
+                    recursion: u32::from(initial_owner),
+                    abandoned: false,
+                }),
+            })
+        })?;
+        if made_owned.get() {
+            // Record the ownership with the thread, so its exit abandons the mutex.
+            let guard = epoch::pin();
+            if let Ok(obj) = self.process.lookup(created.handle, ty.info_ptr(), Access::empty(), &guard) {
+                if let Some(m) = obj.body_of(ty) {
+                    wait::take_initial_ownership(obj, &m.w, who);
+                }
+            }
+        }
+        Ok(created)
+    }
+
+    /// `ReleaseMutex`: needs no particular access right, but the handle must name a
+    /// mutex (INVALID_HANDLE); NOT_OWNER unless this thread owns it.
+    pub fn release_mutex(&self, h: Handle) -> Result<()> {
+        let t = self.alive()?;
+        let ty = &self.process.kernel().builtin.mutex;
+        let guard = epoch::pin();
+        let obj = self.process.lookup(h, ty.info_ptr(), Access::empty(), &guard)?;
+        let m = obj.body_of(ty).ok_or(Error::InvalidHandle)?;
+        wait::release_mutex(obj, &m.w, &t.ctx.owner)
+    }
+
+    /// `WaitForSingleObject`. -1 and -2 are this thread's process and this thread.
+    pub fn wait_for_single_object(&self, h: Handle, timeout: Option<Duration>) -> Result<WaitStatus> {
+        self.wait(std::slice::from_ref(&h), false, timeout, true)
+    }
+
+    /// `WaitForMultipleObjects`: 1 to 64 handles; any (lowest signalled index wins) or
+    /// all (atomically). Pseudo-handles are INVALID_HANDLE here.
+    pub fn wait_for_multiple_objects(
+        &self,
+        handles: &[Handle],
+        wait_all: bool,
+        timeout: Option<Duration>,
+    ) -> Result<WaitStatus> {
+        self.wait(handles, wait_all, timeout, false)
+    }
+
+    fn wait(
+        &self,
+        handles: &[Handle],
+        all: bool,
+        timeout: Option<Duration>,
+        pseudo: bool,
+    ) -> Result<WaitStatus> {
+        if handles.is_empty() || handles.len() > MAXIMUM_WAIT_OBJECTS {
+            return Err(Error::InvalidParameter);
+        }
+        let t = self.alive()?;
+        let mut objects: SmallVec<[ObjRef; 4]> = SmallVec::new();
+        {
+            let guard = epoch::pin();
+            for &h in handles {
+                objects.push(self.reference_for_wait(h, pseudo, &guard)?);
+            }
+        }
+        if all {
+            for (i, a) in objects.iter().enumerate() {
+                if objects[..i].iter().any(|b| std::ptr::eq(a.as_ptr(), b.as_ptr())) {
+                    return Err(Error::InvalidParameter);
+                }
+            }
+        }
+        wait::wait(&t.ctx, &objects, all, timeout)
+    }
+
+    /// A handle's object for a wait: valid (INVALID_HANDLE), with SYNCHRONIZE
+    /// (ACCESS_DENIED). With `pseudo`, -1 and -2 name the process and this thread.
+    fn reference_for_wait(&self, h: Handle, pseudo: bool, guard: &epoch::Guard) -> Result<ObjRef> {
+        if h.is_pseudo() {
+            let obj: &ObjectHeader = match h {
+                Handle::CURRENT_PROCESS if pseudo => self.process.header(),
+                Handle::CURRENT_THREAD if pseudo => &self.object,
+                _ => return Err(Error::InvalidHandle),
+            };
+            return obj.try_ref().ok_or(Error::InvalidHandle);
+        }
+        let s = self.process.resolve(h, guard)?;
+        if !s.access.contains(Access::SYNCHRONIZE) {
+            return Err(Error::AccessDenied);
+        }
+        s.object.try_ref().ok_or(Error::InvalidHandle)
+    }
+
+    /// `SignalObjectAndWait`: signals `signal` (sets an event, releases a semaphore by
+    /// one, releases a mutex) and waits on `wait` as one step. Both handles are checked
+    /// first; a signal that fails (TOO_MANY_POSTS, NOT_OWNER) performs no wait.
+    pub fn signal_object_and_wait(
+        &self,
+        signal: Handle,
+        wait: Handle,
+        timeout: Option<Duration>,
+    ) -> Result<WaitStatus> {
+        let t = self.alive()?;
+        let builtin = &self.process.kernel().builtin;
+        let guard = epoch::pin();
+        let s = self.process.resolve(signal, &guard)?;
+        let op = if s.object.is_type(builtin.event.info_ptr()) {
+            Signal::Event
+        } else if s.object.is_type(builtin.semaphore.info_ptr()) {
+            Signal::Semaphore
+        } else if s.object.is_type(builtin.mutex.info_ptr()) {
+            Signal::Mutex
+        } else {
+            return Err(Error::InvalidHandle);
+        };
+        let needs = match op {
+            Signal::Event => Access::EVENT_MODIFY_STATE,
+            Signal::Semaphore => Access::SEMAPHORE_MODIFY_STATE,
+            Signal::Mutex => Access::empty(),
+        };
+        if !s.access.contains(needs) {
+            return Err(Error::AccessDenied);
+        }
+        let signal_obj = s.object.try_ref().ok_or(Error::InvalidHandle)?;
+        let target = self.reference_for_wait(wait, true, &guard)?;
+        drop(guard);
+        wait::signal_and_wait(&t.ctx, (&signal_obj, op), &target, timeout)
+    }
+}
+
+impl Process {
+    /// The primary thread every process has from its creation.
+    #[must_use]
+    pub fn main_thread(&self) -> Thread {
+        match lock(&self.inner().main).clone() {
+            Some(main) => Thread::new(main, self.clone()),
+            // Let go only at the last handle, and this `Process` value is a handle.
+            None => unreachable!("a process with a Process value has its main thread"),
+        }
+    }
+
+    /// `CreateThread`: a new thread of this process, and a THREAD_ALL_ACCESS handle to
+    /// it. ACCESS_DENIED once the process has ended.
+    pub fn create_thread(&self, sa: Option<&SecurityAttributes>) -> Result<NewThread> {
+        let me = self.alive()?;
+        let security = me.token.descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
+        let object = ThreadObject::create(self.kernel(), me.pid, security)?;
+        {
+            let mut threads = lock(&me.threads);
+            if threads.ended {
+                return Err(Error::AccessDenied);
+            }
+            threads.live.push(object.clone());
+        }
+        let thread = Thread::new(object.clone(), self.clone());
+        let flags = inherit_flag(sa.is_some_and(|sa| sa.inherit_handle));
+        let reference = object.into_handle_unnamed();
+        match me.table.insert(reference, Access::THREAD_ALL_ACCESS, flags) {
+            Ok(handle) => Ok(NewThread { thread, handle }),
+            Err(e) => {
+                let _ = thread.exit(0);
+                Err(e)
+            }
+        }
+    }
+
+    /// `OpenThread`: a thread by id. An id that names no thread object (never issued,
+    /// or its object destroyed) is INVALID_PARAMETER; an exited thread whose object is
+    /// still referenced opens.
+    pub fn open_thread(&self, access: Access, inherit: bool, tid: u32) -> Result<Handle> {
+        let me = self.alive()?;
+        let target = self.kernel().ids.thread(tid).ok_or(Error::InvalidParameter)?;
+        let rights = target.ty().rights();
+        let granted = security::access_check(&target.security, &me.token, access, rights)?;
+        // A thread's handle count may rise from zero: a thread has no name and its type
+        // no last-handle hook.
+        me.table.insert(target.into_handle_unnamed(), granted, inherit_flag(inherit))
+    }
+
+    /// `PulseEvent`: satisfies the waiters waiting now (one for an auto-reset event, all
+    /// for manual-reset) and leaves the event reset. Needs EVENT_MODIFY_STATE.
+    pub fn pulse_event(&self, h: Handle) -> Result<()> {
+        let ty = &self.kernel().builtin.event;
+        let guard = epoch::pin();
+        let obj = self.lookup(h, ty.info_ptr(), Access::EVENT_MODIFY_STATE, &guard)?;
+        let e = obj.body_of(ty).ok_or(Error::InvalidHandle)?;
+        wait::pulse_event(obj, &e.w);
+        Ok(())
+    }
+
+    /// `NtQueryEvent`: needs EVENT_QUERY_STATE.
+    pub fn query_event(&self, h: Handle) -> Result<EventInfo> {
+        self.with_object(&self.kernel().builtin.event, h, Access::EVENT_QUERY_STATE, |e: &Event| EventInfo {
+            manual_reset: e.manual_reset,
+            signaled: e.w.event_is_set(),
+        })
+    }
+
+    /// `NtQuerySemaphore`: needs SEMAPHORE_QUERY_STATE.
+    pub fn query_semaphore(&self, h: Handle) -> Result<SemaphoreInfo> {
+        self.with_object(
+            &self.kernel().builtin.semaphore,
+            h,
+            Access::SEMAPHORE_QUERY_STATE,
+            |s: &Semaphore| SemaphoreInfo { count: s.count(), maximum: s.maximum },
+        )
+    }
+
+    /// `NtQueryMutant`: needs MUTEX_QUERY_STATE. An abandoned mutex shows as
+    /// `owner: None, recursion: 0, abandoned: true`.
+    pub fn query_mutex(&self, h: Handle) -> Result<MutexInfo> {
+        self.with_object(&self.kernel().builtin.mutex, h, Access::MUTEX_QUERY_STATE, |m: &Mutex| {
+            wait::query(&m.w, |k| match k {
+                Kind::Mutex { owner, recursion, abandoned } => MutexInfo {
+                    owner: owner.as_ref().map(|o| o.tid),
+                    recursion: *recursion,
+                    abandoned: *abandoned,
+                },
+                _ => MutexInfo { owner: None, recursion: 0, abandoned: false },
+            })
+        })
+    }
+}
+
+/// Ends every thread of a process being terminated (SPEC §7.2: its threads exit first,
+/// abandoning their mutexes). Called once, by `terminate`.
+pub(crate) fn end_threads(p: &ProcessObject, exit_code: u32) {
+    let live = {
+        let mut threads = lock(&p.threads);
+        threads.ended = true;
+        std::mem::take(&mut threads.live)
+    };
+    for t in &live {
+        if let Some(body) = t.body::<ThreadObject>() {
+            body.exit(t, exit_code);
+        }
+    }
+}

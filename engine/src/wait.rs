@@ -1,0 +1,938 @@
+//! Waits (SPEC §7.3–7.4): the signal state of waitable objects, wait blocks, and the
+//! arbitration between waiters and signals.
+//!
+//! This is the object layer: it knows object headers and their types, not processes or
+//! threads. A guest thread is an [`Owner`] here (an id, the mutexes it owns, the waits
+//! it is in); the thread layer above makes one per thread.
+//!
+//! The shape is Linux's `ntsync` driver's (ARCHITECTURE.md, "Waits"):
+//! - each waitable object has its own lock over its state and two FIFO queues of
+//!   waiters (wait-any and wait-all);
+//! - each wait has a [`WaitBlock`] whose `status` word is the single arbitration point:
+//!   whoever moves it out of `PENDING` by compare-and-swap (a signaller handing over an
+//!   object, the waiter timing out, the thread's exit) decides the wait's outcome, and
+//!   only a signaller that wins changes object state for it;
+//! - a waiter queues itself on every object first and checks them second, so a signal
+//!   that lands between the two is seen by the check ("queue then check": no lost
+//!   wake-up);
+//! - one wait-all lock per kernel (in the objects' `Domain`) is taken by wait-all
+//!   waiters and by signals of objects that have wait-all waiters queued (`all_hint`),
+//!   so that locking several objects at once has one order; wait-any waits and signals
+//!   of other objects never touch it.
+
+use std::fmt;
+use std::time::Duration;
+
+use smallvec::SmallVec;
+
+use crate::error::{Error, Result};
+use crate::object::{ObjRef, ObjectHeader};
+use crate::sync::{lock, Arc, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Mutex, MutexGuard, Ordering};
+
+/// The most handles one wait may name (`MAXIMUM_WAIT_OBJECTS`).
+pub(crate) const MAXIMUM_WAIT_OBJECTS: usize = 64;
+
+/// A wait block's status while nobody has decided the wait.
+const PENDING: u32 = u32::MAX;
+/// The wait's thread exited (or its process was terminated) while it waited.
+const INTERRUPTED: u32 = u32::MAX - 1;
+/// Added to an object's index when the object was an abandoned mutex.
+const ABANDONED: u32 = 0x80;
+/// WAIT_TIMEOUT.
+const TIMEOUT: u32 = 0x102;
+/// WAIT_IO_COMPLETION.
+const IO_COMPLETION: u32 = 0xC0;
+
+/// How a wait ended (`WaitForMultipleObjects`' return value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WaitStatus {
+    /// WAIT_OBJECT_0 + i: the object at index `i` was acquired (a wait-all: all of
+    /// them, reported as index 0).
+    Object(usize),
+    /// WAIT_ABANDONED_0 + i: as `Object(i)`, and the object was a mutex whose owner had
+    /// exited (a wait-all: one of its mutexes was).
+    Abandoned(usize),
+    /// WAIT_TIMEOUT: the time ran out; nothing was acquired.
+    Timeout,
+    /// WAIT_IO_COMPLETION: an alertable wait ran queued APCs.
+    IoCompletion,
+}
+
+impl WaitStatus {
+    /// The Win32 return value: WAIT_OBJECT_0 (0) + i, WAIT_ABANDONED_0 (0x80) + i,
+    /// WAIT_TIMEOUT (0x102) or WAIT_IO_COMPLETION (0xC0).
+    #[must_use]
+    pub fn code(self) -> u32 {
+        match self {
+            // Indexes are below MAXIMUM_WAIT_OBJECTS, so these never truncate.
+            WaitStatus::Object(i) => i as u32,
+            WaitStatus::Abandoned(i) => ABANDONED + i as u32,
+            WaitStatus::Timeout => TIMEOUT,
+            WaitStatus::IoCompletion => IO_COMPLETION,
+        }
+    }
+
+    /// The status a decided wait block holds.
+    fn from_code(code: u32) -> WaitStatus {
+        match code {
+            TIMEOUT => WaitStatus::Timeout,
+            IO_COMPLETION => WaitStatus::IoCompletion,
+            c if c & ABANDONED != 0 => WaitStatus::Abandoned((c & !ABANDONED) as usize),
+            c => WaitStatus::Object(c as usize),
+        }
+    }
+}
+
+/// The signal state of one waitable object, by kind.
+pub(crate) enum Kind {
+    /// An event, or a waitable timer (a notification timer is manual-reset).
+    Event { manual: bool, signaled: bool },
+    /// A semaphore.
+    Semaphore { count: i32, maximum: i32 },
+    /// A mutex (NT "mutant"): its owner and how many times the owner has acquired it.
+    Mutex { owner: Option<Arc<Owner>>, recursion: u32, abandoned: bool },
+    /// Signalled for good once set and never consumed (a process, a thread), or never
+    /// signalled (a job).
+    Once { signaled: bool },
+}
+
+impl Kind {
+    /// Whether `who` would acquire the object now.
+    fn ready_for(&self, who: &Owner) -> bool {
+        match self {
+            Kind::Event { signaled, .. } | Kind::Once { signaled } => *signaled,
+            Kind::Semaphore { count, .. } => *count > 0,
+            Kind::Mutex { owner, recursion, .. } => {
+                *recursion == 0 || owner.as_ref().is_some_and(|o| std::ptr::eq(&**o, who))
+            }
+        }
+    }
+
+    /// Whether anybody but the owner of a held mutex could acquire it now: the wake
+    /// loop stops at the first waiter once this is false.
+    fn ready_for_anyone(&self) -> bool {
+        match self {
+            Kind::Mutex { recursion, .. } => *recursion == 0,
+            Kind::Event { signaled, .. } | Kind::Once { signaled } => *signaled,
+            Kind::Semaphore { count, .. } => *count > 0,
+        }
+    }
+
+    /// A free mutex whose last owner exited without releasing it.
+    fn is_abandoned(&self) -> bool {
+        matches!(self, Kind::Mutex { abandoned: true, recursion: 0, .. })
+    }
+
+    /// MUTANT_LIMIT_EXCEEDED if acquiring would take `who`'s recursion past `i32::MAX`.
+    fn check_limit(&self, who: &Owner) -> Result<()> {
+        match self {
+            Kind::Mutex { owner: Some(o), recursion, .. }
+                if std::ptr::eq(&**o, who) && *recursion >= i32::MAX as u32 =>
+            {
+                Err(Error::MutantLimitExceeded)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Acquires the object for `who` (it must be [`ready_for`](Self::ready_for) it):
+    /// a semaphore's count drops, an auto-reset event resets, a mutex becomes `who`'s.
+    /// `obj` is the object this state belongs to (a mutex goes on its owner's list).
+    fn acquire(&mut self, who: &Arc<Owner>, obj: &ObjectHeader) {
+        match self {
+            Kind::Event { manual: false, signaled } => *signaled = false,
+            Kind::Semaphore { count, .. } => *count -= 1,
+            Kind::Mutex { owner, recursion, abandoned } => {
+                if *recursion > 0 {
+                    *recursion += 1;
+                    return;
+                }
+                *abandoned = false;
+                if who.adopt(obj) {
+                    *owner = Some(Arc::clone(who));
+                    *recursion = 1;
+                } else {
+                    // Its new owner exited in the meantime: taken and abandoned at once,
+                    // as if the thread had acquired it and then exited.
+                    *abandoned = true;
+                }
+            }
+            Kind::Event { manual: true, .. } | Kind::Once { .. } => {}
+        }
+    }
+}
+
+/// A waitable object's state: its kind's state and its waiters.
+pub(crate) struct State {
+    pub(crate) kind: Kind,
+    /// Wait-any waiters, first come first served.
+    any: SmallVec<[Entry; 2]>,
+    /// Wait-all waiters, first come first served.
+    all: SmallVec<[Entry; 1]>,
+}
+
+/// A wait queued on an object: its block, and the object's index in its handle list.
+struct Entry {
+    block: Arc<WaitBlock>,
+    index: u32,
+}
+
+/// What a payload embeds to be waited on.
+pub(crate) struct Waitable {
+    state: Mutex<State>,
+    /// Wait-all waiters queued here. Changed only under `state`'s lock; read before it
+    /// to decide whether a signal takes the wait-all lock first.
+    all_hint: AtomicU32,
+    /// An event's `signaled`, copied here before each unlock (see [`Locked`]), so that
+    /// setting a set event or resetting a reset one takes no lock and writes nothing.
+    set: AtomicBool,
+}
+
+impl fmt::Debug for Waitable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waitable").field("all_hint", &self.all_hint.load(Ordering::Relaxed)).finish()
+    }
+}
+
+impl Waitable {
+    pub(crate) fn new(kind: Kind) -> Waitable {
+        let set = matches!(kind, Kind::Event { signaled: true, .. });
+        Waitable {
+            state: Mutex::new(State { kind, any: SmallVec::new(), all: SmallVec::new() }),
+            all_hint: AtomicU32::new(0),
+            set: AtomicBool::new(set),
+        }
+    }
+
+    /// Locks the state alone (for changes that signal nothing and for queries).
+    pub(crate) fn lock(&self) -> Locked<'_> {
+        Locked { w: self, state: lock(&self.state) }
+    }
+
+    /// An event's state without the lock: some instant's value.
+    pub(crate) fn event_is_set(&self) -> bool {
+        // Acquire: pairs with the Release store in `Locked::drop`.
+        self.set.load(Ordering::Acquire)
+    }
+}
+
+/// A locked object state. On unlock it copies an event's state to the lock-free mirror
+/// (before the lock is released, so a reader of the mirror never sees a value older than
+/// the last unlock).
+pub(crate) struct Locked<'a> {
+    w: &'a Waitable,
+    pub(crate) state: MutexGuard<'a, State>,
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        if let Kind::Event { signaled, .. } = self.state.kind {
+            if self.w.set.load(Ordering::Relaxed) != signaled {
+                // Release: pairs with the Acquire load in `event_is_set`.
+                self.w.set.store(signaled, Ordering::Release);
+            }
+        }
+    }
+}
+
+/// An object locked for a change that may signal it, with the wait-all lock if the
+/// object has wait-all waiters. Field order: the object's lock is released first.
+struct SignalLock<'a> {
+    locked: Locked<'a>,
+    all: Option<MutexGuard<'a, ()>>,
+}
+
+/// Locks `w` (the waitable of `obj`) for a signal: the wait-all lock comes first when
+/// wait-all waiters are queued here, because waking them locks their other objects.
+fn lock_signal<'a>(obj: &'a ObjectHeader, w: &'a Waitable) -> SignalLock<'a> {
+    // Acquire: pairs with the hint's changes, which happen under the state lock; the
+    // reading that counts is the one below, made under that lock.
+    if w.all_hint.load(Ordering::Acquire) == 0 {
+        let locked = w.lock();
+        // The hint changes only under this lock: this reading is exact. A wait-all waiter
+        // that registers after we unlock will check this object's state itself.
+        if w.all_hint.load(Ordering::Relaxed) == 0 {
+            return SignalLock { locked, all: None };
+        }
+        drop(locked);
+    }
+    let all = lock(&obj.domain().wait_all);
+    SignalLock { locked: w.lock(), all: Some(all) }
+}
+
+/// The waitable state of an object, if its type has one; `None` means always signalled
+/// (NT's default object: a file, a file mapping, an embedder's type without a state).
+pub(crate) fn waitable(obj: &ObjectHeader) -> Option<&Waitable> {
+    obj.ty().waitable.and_then(|f| f(obj))
+}
+
+/// A guest thread as the waits see it: the identity that owns mutexes and waits.
+pub(crate) struct Owner {
+    /// The thread id.
+    pub(crate) tid: u32,
+    state: Mutex<OwnerState>,
+}
+
+#[derive(Default)]
+struct OwnerState {
+    exited: bool,
+    /// The mutexes this thread owns (a pointer reference each).
+    owned: SmallVec<[ObjRef; 4]>,
+    /// The waits this thread is in (one, unless an embedder waits as one thread from
+    /// two host threads at once).
+    waits: SmallVec<[Arc<WaitBlock>; 1]>,
+}
+
+impl fmt::Debug for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Owner").field("tid", &self.tid).finish()
+    }
+}
+
+impl Owner {
+    pub(crate) fn new(tid: u32) -> Owner {
+        Owner { tid, state: Mutex::new(OwnerState::default()) }
+    }
+
+    /// True once the thread has exited.
+    pub(crate) fn is_exited(&self) -> bool {
+        lock(&self.state).exited
+    }
+
+    /// Records that this thread now owns `mutex`. False if the thread has exited (the
+    /// caller abandons the mutex instead). Called under the mutex's lock; this lock is
+    /// a leaf (nothing is locked while it is held).
+    fn adopt(&self, mutex: &ObjectHeader) -> bool {
+        let Some(r) = mutex.try_ref() else { return false };
+        let mut s = lock(&self.state);
+        if s.exited {
+            drop(s);
+            drop(r);
+            return false;
+        }
+        s.owned.push(r);
+        true
+    }
+
+    /// Forgets `mutex` (released to recursion 0). The reference is returned to be
+    /// dropped after every lock is released.
+    fn disown(&self, mutex: &ObjectHeader) -> Option<ObjRef> {
+        let mut s = lock(&self.state);
+        let i = s.owned.iter().position(|m| std::ptr::eq(m.as_ptr(), mutex))?;
+        Some(s.owned.swap_remove(i))
+    }
+}
+
+/// One wait in progress: the arbitration word and what a signaller needs to satisfy it.
+pub(crate) struct WaitBlock {
+    /// `PENDING` until decided; then the code of the outcome (an object index, plus
+    /// `ABANDONED`; `TIMEOUT`; `INTERRUPTED`). Moved out of `PENDING` only by CAS.
+    status: AtomicU32,
+    /// The waiting thread: mutexes acquired for this wait become its.
+    owner: Arc<Owner>,
+    /// The host thread to unpark.
+    waker: Mutex<Option<crate::sync::Thread>>,
+    /// For a wait-all: how many objects, and which (a signaller checks all of them).
+    /// Written by the waiter before the block is queued (the queue's lock publishes
+    /// them); valid while the block is queued, since the waiter holds a reference to each
+    /// object until it has left every queue.
+    count: AtomicUsize,
+    objects: [AtomicPtr<ObjectHeader>; MAXIMUM_WAIT_OBJECTS],
+}
+
+impl WaitBlock {
+    fn new(owner: Arc<Owner>) -> WaitBlock {
+        WaitBlock {
+            status: AtomicU32::new(PENDING),
+            owner,
+            waker: Mutex::new(None),
+            count: AtomicUsize::new(0),
+            objects: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
+        }
+    }
+
+    /// Decides the wait with `code` if nobody has. True for the one caller that did.
+    fn decide(&self, code: u32) -> bool {
+        // AcqRel: the winner's later reads of the block see the waiter's setup; the
+        // waiter's Acquire load of the status sees the winner's changes to objects.
+        self.status.compare_exchange(PENDING, code, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    fn wake(&self) {
+        if let Some(t) = lock(&self.waker).as_ref() {
+            t.unpark();
+        }
+    }
+}
+
+/// A thread's waiting equipment: its identity and a wait block made with the thread,
+/// so a wait allocates nothing (NT keeps wait blocks inside each thread for the same
+/// reason).
+pub(crate) struct WaitContext {
+    pub(crate) owner: Arc<Owner>,
+    spare: Arc<WaitBlock>,
+    busy: AtomicBool,
+}
+
+impl fmt::Debug for WaitContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitContext").field("tid", &self.owner.tid).finish()
+    }
+}
+
+impl WaitContext {
+    pub(crate) fn new(tid: u32) -> WaitContext {
+        let owner = Arc::new(Owner::new(tid));
+        WaitContext {
+            spare: Arc::new(WaitBlock::new(Arc::clone(&owner))),
+            owner,
+            busy: AtomicBool::new(false),
+        }
+    }
+
+    /// A block for one wait: the thread's own, or a new one if another host thread is
+    /// already waiting as this thread.
+    fn claim(&self) -> Claimed<'_> {
+        // Acquire: pairs with the Release in `Claimed::drop` (the last wait is done with it).
+        if self.busy.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            Claimed { ctx: self, block: Arc::clone(&self.spare), spare: true }
+        } else {
+            Claimed { ctx: self, block: Arc::new(WaitBlock::new(Arc::clone(&self.owner))), spare: false }
+        }
+    }
+}
+
+struct Claimed<'a> {
+    ctx: &'a WaitContext,
+    block: Arc<WaitBlock>,
+    spare: bool,
+}
+
+impl Drop for Claimed<'_> {
+    fn drop(&mut self) {
+        if self.spare {
+            self.ctx.busy.store(false, Ordering::Release);
+        }
+    }
+}
+
+/// Hands a just-signalled object to its waiters: wait-all waiters first (only when the
+/// wait-all lock is held: they lock their other objects), then wait-any waiters, each
+/// list first come first served.
+fn wake(obj: &ObjectHeader, state: &mut State, all_locked: bool) {
+    if all_locked {
+        let mut i = 0;
+        while i < state.all.len() {
+            let block = Arc::clone(&state.all[i].block);
+            try_wake_all(&block, obj, state);
+            i += 1;
+        }
+    }
+    wake_any(obj, state);
+}
+
+/// The wait-any half of [`wake`]: needs only this object's lock.
+fn wake_any(obj: &ObjectHeader, state: &mut State) {
+    let State { kind, any, .. } = state;
+    for e in any.iter() {
+        if !kind.ready_for_anyone() && !kind.ready_for(&e.block.owner) {
+            // A held mutex may still go to its owner's own waits further on; any other
+            // kind that is not ready is ready for nobody.
+            if !matches!(kind, Kind::Mutex { .. }) {
+                break;
+            }
+            continue;
+        }
+        let code = e.index + if kind.is_abandoned() { ABANDONED } else { 0 };
+        if e.block.decide(code) {
+            kind.acquire(&e.block.owner, obj);
+            e.block.wake();
+        }
+    }
+}
+
+/// Satisfies a wait-all waiter if every one of its objects is ready for it. The caller
+/// holds the wait-all lock and `held`'s lock (`held_state`); the others are locked here,
+/// one after another — safe because only holders of the wait-all lock ever hold two
+/// object locks at once.
+fn try_wake_all(block: &WaitBlock, held: &ObjectHeader, held_state: &mut State) {
+    if block.status.load(Ordering::Acquire) != PENDING {
+        return;
+    }
+    let n = block.count.load(Ordering::Relaxed);
+    let mut others: SmallVec<[(&ObjectHeader, Locked<'_>); 8]> = SmallVec::new();
+    for slot in &block.objects[..n] {
+        let p = slot.load(Ordering::Relaxed);
+        if std::ptr::eq(p, held) {
+            continue;
+        }
+        // SAFETY: the block is queued on `held`, whose lock we hold, and its waiter
+        // holds a pointer reference to each of its objects until it has left every
+        // queue (it leaves `held`'s only under this lock), so `p` is a live object for
+        // as long as this call runs.
+        let obj = unsafe { &*p };
+        if let Some(w) = waitable(obj) {
+            others.push((obj, w.lock()));
+        }
+    }
+    let who = &block.owner;
+    if !held_state.kind.ready_for(who) || !others.iter().all(|(_, l)| l.state.kind.ready_for(who)) {
+        return;
+    }
+    let abandoned = held_state.kind.is_abandoned() || others.iter().any(|(_, l)| l.state.kind.is_abandoned());
+    if block.decide(if abandoned { ABANDONED } else { 0 }) {
+        held_state.kind.acquire(who, held);
+        for (obj, l) in &mut others {
+            l.state.kind.acquire(who, obj);
+        }
+        block.wake();
+    }
+}
+
+/// Waits for `objects` (SYNCHRONIZE already checked, wait-all duplicates already
+/// refused) as `ctx`'s thread. `timeout`: `None` forever, `Some(ZERO)` a test.
+pub(crate) fn wait(
+    ctx: &WaitContext,
+    objects: &[ObjRef],
+    all: bool,
+    timeout: Option<Duration>,
+) -> Result<WaitStatus> {
+    debug_assert!(!objects.is_empty() && objects.len() <= MAXIMUM_WAIT_OBJECTS);
+    let who = &ctx.owner;
+    if all {
+        return wait_all(ctx, objects, timeout);
+    }
+    // The objects as they stand, lowest index first.
+    for (i, obj) in objects.iter().enumerate() {
+        let Some(w) = waitable(obj) else { return Ok(WaitStatus::Object(i)) };
+        let mut l = w.lock();
+        l.state.kind.check_limit(who)?;
+        if l.state.kind.ready_for(who) {
+            let abandoned = l.state.kind.is_abandoned();
+            l.state.kind.acquire(who, obj);
+            return Ok(if abandoned { WaitStatus::Abandoned(i) } else { WaitStatus::Object(i) });
+        }
+    }
+    if timeout == Some(Duration::ZERO) {
+        return Ok(WaitStatus::Timeout);
+    }
+    let claimed = ctx.claim();
+    let block = &claimed.block;
+    prepare(block, objects);
+    register(who, block)?;
+    // Queue on every object, then check them again: a signal between our first look and
+    // our queueing is seen here.
+    for (i, obj) in objects.iter().enumerate() {
+        if let Some(w) = waitable(obj) {
+            w.lock().state.any.push(Entry { block: Arc::clone(block), index: i as u32 });
+        }
+    }
+    for obj in objects {
+        if block.status.load(Ordering::Acquire) != PENDING {
+            break;
+        }
+        if let Some(w) = waitable(obj) {
+            wake_any(obj, &mut w.lock().state);
+        }
+    }
+    let code = sleep(block, timeout);
+    for obj in objects {
+        if let Some(w) = waitable(obj) {
+            w.lock().state.any.retain(|e| !Arc::ptr_eq(&e.block, block));
+        }
+    }
+    unregister(who, block);
+    outcome(code)
+}
+
+fn wait_all(ctx: &WaitContext, objects: &[ObjRef], timeout: Option<Duration>) -> Result<WaitStatus> {
+    let who = &ctx.owner;
+    let domain = objects[0].domain();
+    let all_lock = lock(&domain.wait_all);
+    let mut locked: SmallVec<[(&ObjectHeader, Locked<'_>); 4]> = SmallVec::new();
+    for obj in objects {
+        if let Some(w) = waitable(obj) {
+            let l = w.lock();
+            l.state.kind.check_limit(who)?;
+            locked.push((&**obj, l));
+        }
+    }
+    if locked.iter().all(|(_, l)| l.state.kind.ready_for(who)) {
+        let abandoned = locked.iter().any(|(_, l)| l.state.kind.is_abandoned());
+        for (obj, l) in &mut locked {
+            l.state.kind.acquire(who, obj);
+        }
+        return Ok(if abandoned { WaitStatus::Abandoned(0) } else { WaitStatus::Object(0) });
+    }
+    if timeout == Some(Duration::ZERO) {
+        return Ok(WaitStatus::Timeout);
+    }
+    let claimed = ctx.claim();
+    let block = &claimed.block;
+    prepare(block, objects);
+    register(who, block)?;
+    // Queued under the wait-all lock and every object's lock: a signal of any of them
+    // now takes the wait-all lock and tries this block.
+    for (i, obj) in objects.iter().enumerate() {
+        if let Some(w) = waitable(obj) {
+            if let Some((_, l)) = locked.iter_mut().find(|(o, _)| std::ptr::eq(*o, &**obj)) {
+                l.state.all.push(Entry { block: Arc::clone(block), index: i as u32 });
+                // Under the object's lock (see `lock_signal`).
+                w.all_hint.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    drop(locked);
+    drop(all_lock);
+    let code = sleep(block, timeout);
+    for obj in objects {
+        if let Some(w) = waitable(obj) {
+            let mut l = w.lock();
+            let before = l.state.all.len();
+            l.state.all.retain(|e| !Arc::ptr_eq(&e.block, block));
+            if l.state.all.len() != before {
+                w.all_hint.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+    unregister(ctx.owner.as_ref(), block);
+    outcome(code)
+}
+
+/// Readies a claimed block for a wait on `objects`.
+fn prepare(block: &WaitBlock, objects: &[ObjRef]) {
+    // Relaxed: the block is not yet shared; queueing it under an object lock publishes
+    // these stores to every signaller that finds it there.
+    block.status.store(PENDING, Ordering::Relaxed);
+    block.count.store(objects.len(), Ordering::Relaxed);
+    for (slot, obj) in block.objects.iter().zip(objects) {
+        slot.store(obj.as_ptr().cast_mut(), Ordering::Relaxed);
+    }
+    *lock(&block.waker) = Some(crate::sync::current_thread());
+}
+
+/// Makes the wait findable by the thread's exit. ACCESS_DENIED if it has exited.
+fn register(who: &Owner, block: &Arc<WaitBlock>) -> Result<()> {
+    let mut s = lock(&who.state);
+    if s.exited {
+        return Err(Error::AccessDenied);
+    }
+    s.waits.push(Arc::clone(block));
+    Ok(())
+}
+
+fn unregister(who: &Owner, block: &Arc<WaitBlock>) {
+    let mut s = lock(&who.state);
+    if let Some(i) = s.waits.iter().position(|b| Arc::ptr_eq(b, block)) {
+        s.waits.swap_remove(i);
+    }
+}
+
+/// Parks until the block is decided or the time runs out (then decides it `TIMEOUT`,
+/// unless a signal got there first: then the signal's outcome stands).
+fn sleep(block: &WaitBlock, timeout: Option<Duration>) -> u32 {
+    #[cfg(not(loom))]
+    let deadline = timeout.and_then(|d| std::time::Instant::now().checked_add(d));
+    loop {
+        // Acquire: pairs with `decide`'s AcqRel.
+        let code = block.status.load(Ordering::Acquire);
+        if code != PENDING {
+            return code;
+        }
+        #[cfg(not(loom))]
+        match deadline {
+            // No timeout, or one past `Instant`'s range: forever.
+            None => crate::sync::park(),
+            Some(d) => {
+                let now = std::time::Instant::now();
+                if now >= d {
+                    return if block.decide(TIMEOUT) {
+                        TIMEOUT
+                    } else {
+                        block.status.load(Ordering::Acquire)
+                    };
+                }
+                crate::sync::park_timeout(d - now);
+            }
+        }
+        // loom has no clock: a finite timeout expires at once, after the queue-then-check
+        // (which is the race a model of a timed-out wait needs).
+        #[cfg(loom)]
+        match timeout {
+            None => crate::sync::park(),
+            Some(_) => {
+                return if block.decide(TIMEOUT) { TIMEOUT } else { block.status.load(Ordering::Acquire) };
+            }
+        }
+    }
+}
+
+fn outcome(code: u32) -> Result<WaitStatus> {
+    match code {
+        INTERRUPTED => Err(Error::AccessDenied),
+        c => Ok(WaitStatus::from_code(c)),
+    }
+}
+
+/// `SetEvent` (and a timer's expiry): signals, then hands the object to its waiters.
+pub(crate) fn set_event(obj: &ObjectHeader, w: &Waitable) {
+    if w.event_is_set() {
+        // A set event has no wait-any waiter that could take it (it would have), and
+        // setting it again changes nothing: no lock, no write.
+        return;
+    }
+    let mut g = lock_signal(obj, w);
+    if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
+        *signaled = true;
+    }
+    wake(obj, &mut g.locked.state, g.all.is_some());
+}
+
+/// `ResetEvent`.
+pub(crate) fn reset_event(w: &Waitable) {
+    if !w.event_is_set() {
+        return;
+    }
+    if let Kind::Event { signaled, .. } = &mut w.lock().state.kind {
+        *signaled = false;
+    }
+}
+
+/// `PulseEvent`: satisfies the waiters waiting now (one for auto-reset, all for
+/// manual-reset) and leaves the event reset.
+pub(crate) fn pulse_event(obj: &ObjectHeader, w: &Waitable) {
+    let mut g = lock_signal(obj, w);
+    if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
+        *signaled = true;
+    }
+    wake(obj, &mut g.locked.state, g.all.is_some());
+    if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
+        *signaled = false;
+    }
+}
+
+/// `ReleaseSemaphore`: the previous count, or TOO_MANY_POSTS (nothing changes).
+pub(crate) fn release_semaphore(obj: &ObjectHeader, w: &Waitable, n: i32) -> Result<i32> {
+    let mut g = lock_signal(obj, w);
+    let Kind::Semaphore { count, maximum } = &mut g.locked.state.kind else {
+        return Err(Error::InvalidHandle);
+    };
+    let previous = *count;
+    if i64::from(previous) + i64::from(n) > i64::from(*maximum) {
+        return Err(Error::TooManyPosts);
+    }
+    *count += n;
+    wake(obj, &mut g.locked.state, g.all.is_some());
+    Ok(previous)
+}
+
+/// `ReleaseMutex` as `who`: NOT_OWNER unless `who` owns it; at recursion 0 the mutex
+/// passes to its first waiter.
+pub(crate) fn release_mutex(obj: &ObjectHeader, w: &Waitable, who: &Owner) -> Result<()> {
+    let released;
+    {
+        let mut g = lock_signal(obj, w);
+        let Kind::Mutex { owner, recursion, .. } = &mut g.locked.state.kind else {
+            return Err(Error::InvalidHandle);
+        };
+        if !owner.as_ref().is_some_and(|o| std::ptr::eq(&**o, who)) {
+            return Err(Error::NotOwner);
+        }
+        *recursion -= 1;
+        if *recursion > 0 {
+            return Ok(());
+        }
+        *owner = None;
+        released = who.disown(obj);
+        wake(obj, &mut g.locked.state, g.all.is_some());
+    }
+    // The owned-list reference goes after every lock.
+    drop(released);
+    Ok(())
+}
+
+/// Records a new mutex's initial owner (made owned by `who`) with the owner, so its
+/// exit abandons it; if `who` has exited meanwhile, the mutex is abandoned now.
+pub(crate) fn take_initial_ownership(obj: &ObjectHeader, w: &Waitable, who: &Arc<Owner>) {
+    let mut g = lock_signal(obj, w);
+    let Kind::Mutex { owner, recursion, abandoned } = &mut g.locked.state.kind else { return };
+    if !owner.as_ref().is_some_and(|o| Arc::ptr_eq(o, who)) || who.adopt(obj) {
+        return;
+    }
+    *owner = None;
+    *recursion = 0;
+    *abandoned = true;
+    wake(obj, &mut g.locked.state, g.all.is_some());
+}
+
+/// The mutex type's last-handle hook: a mutex nobody can name any more stops being
+/// kept alive by its owner's list. If no wait is queued on it, it is let go at once (no
+/// one could release it or see it released); a queued waiter still gets it when its
+/// owner exits, so then the owner's list keeps it.
+pub(crate) fn mutex_last_handle(obj: &ObjectHeader, w: &Waitable) {
+    let mut released = None;
+    {
+        let mut l = w.lock();
+        let State { kind, any, all } = &mut *l.state;
+        if !any.is_empty() || !all.is_empty() {
+            return;
+        }
+        if let Kind::Mutex { owner, recursion, .. } = kind {
+            if let Some(o) = owner.take() {
+                *recursion = 0;
+                released = o.disown(obj);
+            }
+        }
+    }
+    drop(released);
+}
+
+/// Whether `who` owns the mutex `w` (a precheck for `SignalObjectAndWait`).
+pub(crate) fn owns(w: &Waitable, who: &Owner) -> bool {
+    matches!(&w.lock().state.kind, Kind::Mutex { owner: Some(o), .. } if std::ptr::eq(&**o, who))
+}
+
+/// A process or thread has ended: signalled for good, every waiter released.
+pub(crate) fn signal_once(obj: &ObjectHeader, w: &Waitable) {
+    let mut g = lock_signal(obj, w);
+    if let Kind::Once { signaled } = &mut g.locked.state.kind {
+        *signaled = true;
+    }
+    wake(obj, &mut g.locked.state, g.all.is_some());
+}
+
+/// The thread `who` exits: its waits end with ACCESS_DENIED, then every mutex it owns
+/// is abandoned and handed to its next waiter. False if it had already exited.
+pub(crate) fn exit(who: &Arc<Owner>) -> bool {
+    let (owned, waits) = {
+        let mut s = lock(&who.state);
+        if s.exited {
+            return false;
+        }
+        s.exited = true;
+        (std::mem::take(&mut s.owned), std::mem::take(&mut s.waits))
+    };
+    for block in &waits {
+        if block.decide(INTERRUPTED) {
+            block.wake();
+        }
+    }
+    for m in &owned {
+        let Some(w) = waitable(m) else { continue };
+        let mut g = lock_signal(m, w);
+        if let Kind::Mutex { owner, recursion, abandoned } = &mut g.locked.state.kind {
+            if owner.as_ref().is_some_and(|o| Arc::ptr_eq(o, who)) {
+                *owner = None;
+                *recursion = 0;
+                *abandoned = true;
+            }
+        }
+        wake(m, &mut g.locked.state, g.all.is_some());
+    }
+    drop(waits);
+    drop(owned);
+    true
+}
+
+/// Undoes an acquisition a wait made but will not report (a `SignalObjectAndWait`
+/// whose signal failed after its wait was satisfied): through the normal signal paths.
+fn undo(obj: &ObjectHeader, who: &Owner, was_abandoned: bool) {
+    let Some(w) = waitable(obj) else { return };
+    let mut released = None;
+    {
+        let mut g = lock_signal(obj, w);
+        match &mut g.locked.state.kind {
+            Kind::Event { manual: false, signaled } => *signaled = true,
+            Kind::Semaphore { count, .. } => *count += 1,
+            Kind::Mutex { owner, recursion, abandoned } => {
+                if owner.as_ref().is_some_and(|o| std::ptr::eq(&**o, who)) {
+                    *recursion -= 1;
+                    if *recursion == 0 {
+                        *owner = None;
+                        *abandoned = was_abandoned;
+                        released = who.disown(obj);
+                    }
+                }
+            }
+            Kind::Event { manual: true, .. } | Kind::Once { .. } => return,
+        }
+        wake(obj, &mut g.locked.state, g.all.is_some());
+    }
+    drop(released);
+}
+
+/// What `SignalObjectAndWait` does to its first object.
+pub(crate) enum Signal {
+    Event,
+    Semaphore,
+    Mutex,
+}
+
+/// `SignalObjectAndWait`: queues on `target` first, then signals `signal`, then checks
+/// `target` — so no waiter can come between the signal and the wait. A signal that fails
+/// (TOO_MANY_POSTS) undoes an acquisition the wait may already have been given.
+pub(crate) fn signal_and_wait(
+    ctx: &WaitContext,
+    signal: (&ObjectHeader, Signal),
+    target: &ObjRef,
+    timeout: Option<Duration>,
+) -> Result<WaitStatus> {
+    let who = &ctx.owner;
+    let (sig_obj, op) = signal;
+    let Some(sig_w) = waitable(sig_obj) else { return Err(Error::InvalidHandle) };
+    if matches!(op, Signal::Mutex) && !owns(sig_w, who) {
+        return Err(Error::NotOwner);
+    }
+    let Some(w) = waitable(target) else {
+        // Always signalled: the wait is satisfied at once.
+        do_signal(sig_obj, sig_w, &op, who)?;
+        return Ok(WaitStatus::Object(0));
+    };
+    w.lock().state.kind.check_limit(who)?;
+    let claimed = ctx.claim();
+    let block = &claimed.block;
+    prepare(block, std::slice::from_ref(target));
+    register(who, block)?;
+    w.lock().state.any.push(Entry { block: Arc::clone(block), index: 0 });
+    let signalled = do_signal(sig_obj, sig_w, &op, who);
+    let code = match &signalled {
+        Ok(()) => {
+            // The check of "queue then check", after our own signal.
+            wake_any(target, &mut w.lock().state);
+            sleep(block, timeout)
+        }
+        // The wait is not performed; if it was satisfied meanwhile, it is undone below.
+        Err(_) => {
+            if block.decide(TIMEOUT) {
+                TIMEOUT
+            } else {
+                block.status.load(Ordering::Acquire)
+            }
+        }
+    };
+    w.lock().state.any.retain(|e| !Arc::ptr_eq(&e.block, block));
+    unregister(who, block);
+    if let Err(e) = signalled {
+        if code != TIMEOUT && code != INTERRUPTED {
+            undo(target, who, code & ABANDONED != 0);
+        }
+        return Err(e);
+    }
+    outcome(code)
+}
+
+fn do_signal(obj: &ObjectHeader, w: &Waitable, op: &Signal, who: &Owner) -> Result<()> {
+    match op {
+        Signal::Event => {
+            set_event(obj, w);
+            Ok(())
+        }
+        Signal::Semaphore => release_semaphore(obj, w, 1).map(|_| ()),
+        Signal::Mutex => release_mutex(obj, w, who),
+    }
+}
+
+/// A snapshot of an object's kind state, for the query calls.
+pub(crate) fn query<R>(w: &Waitable, f: impl FnOnce(&Kind) -> R) -> R {
+    f(&w.lock().state.kind)
+}
