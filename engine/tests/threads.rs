@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use kobj::{
-    Access, CreationDisposition, EventInfo, Handle, Kernel, MutexInfo, Process, ProcessOptions,
-    SemaphoreInfo, Thread, WaitStatus,
+    Access, CreationDisposition, DuplicateOptions, EventInfo, Handle, Kernel, MutexInfo, Process,
+    ProcessOptions, SecurityAttributes, SecurityDescriptor, SemaphoreInfo, Thread, WaitStatus,
 };
 
 const NOT_OWNER: u32 = 288;
@@ -557,11 +557,31 @@ fn a_file_mapping_handle_lacks_synchronize() {
     let fm = p.create_file_mapping(None, None, 0x04, 4096, None).unwrap().handle;
     assert_eq!(code(main.wait_for_single_object(fm, ZERO)), ACCESS_DENIED);
     assert_eq!(code(main.wait_for_multiple_objects(&[fm], false, ZERO)), ACCESS_DENIED);
-    // Asked for, SYNCHRONIZE is granted (the valid mask 0x1F001F holds it) and the mapping
-    // is always signalled.
-    let sync = dup_with(&p, fm, Access::SYNCHRONIZE | Access::FILE_MAP_READ);
+    // Under the default DACL (GENERIC_ALL maps to 0xF001F) SYNCHRONIZE is not granted
+    // even when asked for.
+    assert_eq!(
+        code(p.duplicate_handle(
+            Handle::CURRENT_PROCESS,
+            fm,
+            Some(Handle::CURRENT_PROCESS),
+            Access::SYNCHRONIZE,
+            false,
+            DuplicateOptions::empty(),
+        )),
+        ACCESS_DENIED
+    );
+    // Under a None DACL the creator's handle still lacks it (the creator gets the type's
+    // ALL_ACCESS), but asked for it is granted (the valid mask 0x1F001F holds it) and the
+    // mapping is always signalled.
+    let sa =
+        SecurityAttributes { security_descriptor: Some(SecurityDescriptor::default()), ..Default::default() };
+    let open = p.create_file_mapping(None, Some(&sa), 0x04, 4096, Some("fm")).unwrap().handle;
+    assert_eq!(code(main.wait_for_single_object(open, ZERO)), ACCESS_DENIED);
+    let sync = dup_with(&p, open, Access::SYNCHRONIZE | Access::FILE_MAP_READ);
     assert_eq!(main.wait_for_single_object(sync, ZERO), Ok(WaitStatus::Object(0)));
     assert_eq!(main.wait_for_single_object(sync, ZERO), Ok(WaitStatus::Object(0)));
+    let named = p.open_file_mapping(Access::SYNCHRONIZE, false, "fm").unwrap();
+    assert_eq!(main.wait_for_single_object(named, ZERO), Ok(WaitStatus::Object(0)));
     done(&k, base, vec![main], vec![p]);
 }
 
@@ -858,5 +878,5 @@ fn a_blocked_wait_on_a_thread_or_process_wakes_at_its_end() {
 
     let c = child.process.clone();
     drop((child, nt));
-    done(&k, base, [waiters, vec![main]].concat(), vec![p, c]);
+    done(&k, base, waiters.into_iter().chain([main]).collect(), vec![p, c]);
 }

@@ -684,7 +684,7 @@ fn pulse_wakes_the_waiters_present() {
     p.pulse_event(e).unwrap();
     assert_eq!(a.wait_for_single_object(e, ZERO), Ok(WaitStatus::Timeout));
 
-    done(&k, base, [w, vec![a]].concat(), vec![p]);
+    done(&k, base, w.into_iter().chain([a]).collect(), vec![p]);
 }
 
 // ntsync TEST(wake_all) under contention; SPEC §7.3 ("Wait-all acquires all objects in one
