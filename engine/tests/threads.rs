@@ -880,3 +880,89 @@ fn a_blocked_wait_on_a_thread_or_process_wakes_at_its_end() {
     drop((child, nt));
     done(&k, base, waiters.into_iter().chain([main]).collect(), vec![p, c]);
 }
+
+// SPEC §7.3: "Signals hand objects to blocked waiters at the moment of the signal, first
+// come first served" — across wait-any and wait-all waiters alike: NT keeps one FIFO wait
+// list per object and walks it from the head (WRK ke/ki.h KiWaitTestSynchronizationObject,
+// ke/waitsup.c KiWaitTest). The ntsync driver instead tries wait-all waiters first. A wait-any waiter that queued first gets the count; a wait-all waiter
+// that queued after it, and could also be satisfied, stays blocked.
+#[test]
+fn first_come_first_served_across_wait_any_and_wait_all() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let first = new_thread(&p);
+    let second = new_thread(&p);
+    let s = p.create_semaphore(None, 0, 2, None).unwrap().handle;
+    let ready = p.create_event(None, true, true, None).unwrap().handle;
+    // Shorter than LONG: an engine that gets this wrong fails in seconds.
+    let bound = Some(Duration::from_secs(2));
+
+    thread::scope(|sc| {
+        let any = spawn_wait(sc, &first, &[s], false, bound);
+        assert_blocked(&any);
+        let all = spawn_wait(sc, &second, &[s, ready], true, bound);
+        assert_blocked(&all);
+        assert_eq!(p.release_semaphore(s, 1), Ok(0));
+        assert_eq!(reply(&any), Ok(WaitStatus::Object(0)), "the first waiter, a wait-any, gets the count");
+        assert_blocked(&all);
+        assert_eq!(p.release_semaphore(s, 1), Ok(0));
+        assert_eq!(reply(&all), Ok(WaitStatus::Object(0)));
+    });
+    assert_eq!(sem_info(&p, s), (0, 2));
+
+    done(&k, base, vec![first, second], vec![p]);
+}
+
+// SPEC §7.2: "process.terminate exits all its threads first ... then the process object
+// is signalled", and a wait in progress when its process is terminated returns
+// ACCESS_DENIED — even a wait on the process itself.
+#[test]
+fn a_wait_on_its_own_process_ends_with_access_denied_at_terminate() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let main = p.main_thread();
+    let t = new_thread(&p);
+    let own_thread = p.open_thread(Access::SYNCHRONIZE, false, t.id()).unwrap();
+    // A thread's real handle to itself is not signalled while it runs.
+    assert_eq!(t.wait_for_single_object(own_thread, SHORT), Ok(WaitStatus::Timeout));
+
+    thread::scope(|sc| {
+        let (tx, rx) = mpsc::channel();
+        let m = main.clone();
+        sc.spawn(move || {
+            let _ = tx.send(m.wait_for_single_object(Handle::CURRENT_PROCESS, LONG));
+        });
+        let on_thread = spawn_wait(sc, &t, &[own_thread], false, LONG);
+        assert_blocked(&rx);
+        assert_blocked(&on_thread);
+        p.terminate(2).unwrap();
+        assert_eq!(code(reply(&rx)), ACCESS_DENIED);
+        assert_eq!(code(reply(&on_thread)), ACCESS_DENIED);
+    });
+    assert_eq!(p.exit_code(), 2);
+
+    done(&k, base, vec![main, t], vec![p]);
+}
+
+// SPEC §7.1: create_thread's handle is made with `sa` (inheritable when asked) and
+// open_thread's `inherit` sets INHERIT; both name the same thread object.
+#[test]
+fn thread_handles_take_their_attributes() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let sa = SecurityAttributes { inherit_handle: true, ..Default::default() };
+    let nt = p.create_thread(Some(&sa)).unwrap();
+    assert_eq!(p.get_handle_information(nt.handle), Ok(kobj::HandleFlags::INHERIT));
+    let plain = p.create_thread(None).unwrap();
+    assert_eq!(p.get_handle_information(plain.handle), Ok(kobj::HandleFlags::empty()));
+    let opened = p.open_thread(Access::SYNCHRONIZE, true, nt.thread.id()).unwrap();
+    assert_eq!(p.get_handle_information(opened), Ok(kobj::HandleFlags::INHERIT));
+    assert_eq!(p.compare_object_handles(opened, nt.handle), Ok(true));
+    assert_eq!(p.compare_object_handles(opened, plain.handle), Ok(false));
+
+    let threads = vec![nt.thread, plain.thread];
+    done(&k, base, threads, vec![p]);
+}
