@@ -585,9 +585,9 @@ fn a_file_mapping_handle_lacks_synchronize() {
     done(&k, base, vec![main], vec![p]);
 }
 
-// SPEC §7.3: "Every object can be waited on": a job is never signalled; file and file
-// mapping are always signalled; a process or thread is signalled once it ends; a timer
-// never set is not signalled.
+// SPEC §7.3: "Every object can be waited on": a job is never signalled; a file and an
+// embedder's type registered without a signal state are always signalled; a process or
+// thread is signalled once it ends; a timer never set is not signalled.
 #[test]
 fn signal_states_by_type() {
     let k = Kernel::new();
@@ -611,6 +611,22 @@ fn signal_states_by_type() {
     assert_eq!(main.wait_for_single_object(f, ZERO), Ok(WaitStatus::Object(0)));
     assert_eq!(main.wait_for_multiple_objects(&[job, timer, f], false, ZERO), Ok(WaitStatus::Object(2)));
     assert_eq!(main.wait_for_multiple_objects(&[job, f], true, ZERO), Ok(WaitStatus::Timeout));
+
+    // An embedder's type registered without a signal state: always signalled.
+    #[derive(Debug)]
+    struct Socket;
+    let socket = k
+        .register_type::<Socket>(
+            "Socket",
+            kobj::GenericMapping::new(0x20001, 0x20002, 0x120000, 0x1F0003),
+            Access::from_bits_retain(0x1F0003),
+        )
+        .unwrap();
+    let sock = p.create_object(&socket, Socket, None, None).unwrap().handle;
+    assert_eq!(main.wait_for_single_object(sock, ZERO), Ok(WaitStatus::Object(0)));
+    assert_eq!(main.wait_for_single_object(sock, ZERO), Ok(WaitStatus::Object(0)), "not consumed");
+    assert_eq!(main.wait_for_multiple_objects(&[job, sock, f], true, ZERO), Ok(WaitStatus::Timeout));
+    assert_eq!(main.wait_for_multiple_objects(&[sock, f], true, ZERO), Ok(WaitStatus::Object(0)));
 
     let child = child_of(&p);
     let nt = p.create_thread(None).unwrap();
