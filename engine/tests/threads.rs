@@ -228,6 +228,8 @@ fn calls_as_an_exited_thread_are_denied() {
     let qt = new_thread(&q);
     let qe = q.create_event(None, true, true, None).unwrap().handle;
     q.terminate(0).unwrap();
+    assert_eq!(code(q.create_thread(None)), ACCESS_DENIED, "calls as a terminated process");
+    assert_eq!(code(q.open_thread(Access::SYNCHRONIZE, false, qt.id())), ACCESS_DENIED);
     for th in [&qmain, &qt] {
         assert_eq!(code(th.wait_for_single_object(qe, ZERO)), ACCESS_DENIED);
         assert_eq!(code(th.wait_for_single_object(Handle::CURRENT_THREAD, ZERO)), ACCESS_DENIED);
