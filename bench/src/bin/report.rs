@@ -332,10 +332,11 @@ const GROUPS: &[Group] = &[
         name: "mutex_contended",
         title: "mutex_contended: N threads wait on and release one mutex",
         what: "Every thread waits on and releases the same mutex in a loop. kobj: each worker is a guest thread of \
-               its own (`create_thread`), all of one process, through the same handle; a kobj mutex released \
-               while others wait passes straight to the first of them (SPEC §7.3), so every operation hands it \
-               to a sleeping thread, where std's and parking_lot's locks let the releasing thread take them \
-               again at once. (`benches/waits.rs`)",
+               its own (`create_thread`), all of one process, through the same handle. A kobj mutex released \
+               while another thread waits passes straight to that waiter (SPEC §7.3), which must be woken before \
+               it runs; std's and parking_lot's locks let the releasing thread take them again at once. On a \
+               busy machine the kobj figure is bimodal: while the workers seldom overlap, it is close to the \
+               uncontended cost; while they do, every hand-over costs a wake-up. (`benches/waits.rs`)",
         reference: "kobj",
         impls: &[
             ("kobj", "kobj `wait_for_single_object` + `release_mutex`"),
