@@ -29,13 +29,13 @@ fn duplicate_in_place_vs_close() {
         gate.wait();
         match t.take() {
             Ok(d) => {
-                assert_eq!(kernel.object_count(), 2, "the duplicate keeps the object");
+                assert_eq!(kernel.object_count(), 3, "the duplicate keeps the object (and the process and its main thread remain)");
                 assert_eq!(read(&p, d).map(|r| r.0), Some(1));
                 p.close_handle(d).unwrap();
             }
             Err(e) => assert_eq!(e, Error::InvalidHandle),
         }
-        assert_eq!(kernel.object_count(), 1, "the object destroyed once, the process not");
+        assert_eq!(kernel.object_count(), 2, "the object destroyed once, the process and its main thread not");
         assert_eq!(loom_surface::check_table(&p), 0);
         drop(p);
         gate.finish(kernel);
@@ -74,7 +74,7 @@ fn duplicate_into_other_process_vs_close() {
             Err(e) => assert_eq!(e, Error::InvalidHandle),
         }
         assert_eq!(loom_surface::check_table(&q), 0);
-        assert_eq!(kernel.object_count(), 2, "only the two processes remain");
+        assert_eq!(kernel.object_count(), 4, "only the two processes and their main threads remain");
         p.close_handle(hq).unwrap();
         drop(q);
         drop(p);
@@ -107,14 +107,14 @@ fn duplicate_close_source_vs_close() {
         match duplicated {
             Ok(Some(d)) => {
                 assert_eq!(closed, Err(Error::InvalidHandle));
-                assert_eq!(kernel.object_count(), 3, "the moved reference keeps the object");
+                assert_eq!(kernel.object_count(), 5, "the moved reference keeps the object");
                 assert_eq!(read(&q, d).map(|r| r.0), Some(1));
                 q.close_handle(d).unwrap();
             }
             Ok(None) => panic!("a target was given"),
             Err(e) => assert_eq!(e, Error::InvalidHandle),
         }
-        assert_eq!(kernel.object_count(), 2, "only the two processes remain");
+        assert_eq!(kernel.object_count(), 4, "only the two processes and their main threads remain");
         assert_eq!(loom_surface::check_table(&p), 1);
         assert_eq!(loom_surface::check_table(&q), 0);
         p.close_handle(hq).unwrap();

@@ -20,7 +20,7 @@ fn entry_close_twice() {
         let theirs = other.take();
         assert!(mine.is_ok() != theirs.is_ok(), "exactly one close wins: {mine:?} {theirs:?}");
         assert!(mine == Err(kobj::Error::InvalidHandle) || theirs == Err(kobj::Error::InvalidHandle));
-        assert_eq!(kernel.object_count(), 1, "the object is destroyed, the process is not");
+        assert_eq!(kernel.object_count(), 2, "the object is destroyed, the process and its main thread are not");
         assert_eq!(loom_surface::check_table(&p), 0);
         drop(p);
         gate.finish(kernel);

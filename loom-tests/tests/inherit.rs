@@ -41,7 +41,7 @@ fn inherit_racing(clear_flag_instead: bool) {
             p.close_handle(h).unwrap();
         }
         // The object is gone; the two processes remain.
-        assert_eq!(kernel.object_count(), 2, "the object destroyed once, the two processes not");
+        assert_eq!(kernel.object_count(), 4, "the object destroyed once, the two processes and their main threads not");
         p.close_handle(child.handle).unwrap();
         drop(child);
         drop(p);
