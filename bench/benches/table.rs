@@ -34,7 +34,7 @@ use kobj::{
     Access, DuplicateOptions, GenericMapping, Handle, Kernel, ObjectType, Process, ProcessOptions,
     SecurityAttributes,
 };
-use kobj_bench::{measure, probe_step, run_on, LockedTable, NameTable, Obj, SlabTable, VecTable};
+use kobj_bench::{measure, probe_step, run_on, LockedTable, NameTable, Obj, RunNote, SlabTable, VecTable};
 
 /// The thread counts of the multi-threaded groups.
 const THREADS: [usize; 3] = [1, 2, 4];
@@ -776,40 +776,10 @@ mod suite {
     }
 }
 
-/// Where the run's notes go: `<target>/kobj-bench-run.txt`, beside `criterion/` (the
-/// bench executable is `<target>/release/deps/table-…`).
-fn run_notes_path() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    Some(exe.parent()?.parent()?.parent()?.join("kobj-bench-run.txt"))
-}
-
-/// `/proc/loadavg`'s three load averages, or "unknown".
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// Seconds since the Unix epoch.
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
-/// The suite, with a note of the machine's load before and after a measuring run (the
-/// report shows it: a loaded machine explains noisy figures). The smoke and `--list`
-/// leave the note of the last real run alone.
+/// The suite, with a note of the machine's load before and after a measuring run.
 fn main() {
-    let measuring = !std::env::args().any(|a| a == "--test" || a == "--list");
-    let notes = run_notes_path().filter(|_| measuring);
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
-    let start = format!("start: {}\nload_start: {}\nargs: {}\n", now(), load_average(), args.join(" "));
-    if let Some(path) = &notes {
-        let _ = std::fs::write(path, &start);
-    }
+    let note = RunNote::begin("kobj-bench-run.txt");
     suite::benches();
     Criterion::default().configure_from_args().final_summary();
-    if let Some(path) = &notes {
-        let _ = std::fs::write(path, format!("{start}end: {}\nload_end: {}\n", now(), load_average()));
-    }
+    note.end();
 }

@@ -19,13 +19,19 @@
 //! `named_open` measures kobj's namespace against; [`LockedTable::duplicate`] is the lock
 //! table's `DuplicateHandle`.
 //!
+//! [`CondvarEvent`] (a `Mutex<bool>` and a `Condvar`) is the auto-reset event the
+//! `event_pingpong` group of `benches/waits.rs` measures kobj's events against; the
+//! `mutex_*` groups use `std::sync::Mutex` and `parking_lot::Mutex` as they come.
+//!
 //! [`measure`] and [`run_on`] run one routine on N threads at once for criterion's
 //! `iter_custom` and return the wall time they took together; [`probe_step`] is the
-//! compute loop of the `probe` group, the machine's own scaling.
+//! compute loop of the `probe` group, the machine's own scaling. [`RunNote`] records
+//! when a bench executable measured and how loaded the machine was, for the report.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Arc, Barrier, Mutex, OnceLock, RwLock};
+use std::path::PathBuf;
+use std::sync::{Arc, Barrier, Condvar, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 /// The object the baselines store: the same 8-byte payload kobj's benchmark type carries.
@@ -317,6 +323,49 @@ impl NameTable {
     }
 }
 
+/// An auto-reset event made of a `Mutex<bool>` and a `Condvar`: what a program without
+/// kobj would write for "wake the other thread", the baseline of `event_pingpong`.
+///
+/// [`set`](CondvarEvent::set) sets the flag and wakes one waiter;
+/// [`wait`](CondvarEvent::wait) sleeps until the flag is set and clears it (the
+/// auto-reset), so one set releases one wait, and a set with nobody waiting stays until
+/// the next wait takes it, as with a kobj auto-reset event.
+#[derive(Debug, Default)]
+pub struct CondvarEvent {
+    signalled: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl CondvarEvent {
+    /// A reset event.
+    #[must_use]
+    pub fn new() -> CondvarEvent {
+        CondvarEvent::default()
+    }
+
+    /// Sets the event and wakes one waiter (after the lock is dropped, so the waiter
+    /// does not wake only to block on it).
+    pub fn set(&self) {
+        *self.signalled.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.wake.notify_one();
+    }
+
+    /// Waits until the event is set, then resets it.
+    pub fn wait(&self) {
+        let mut signalled = self.signalled.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*signalled {
+            signalled = self.wake.wait(signalled).unwrap_or_else(PoisonError::into_inner);
+        }
+        *signalled = false;
+    }
+
+    /// Whether the event is set.
+    #[must_use]
+    pub fn is_set(&self) -> bool {
+        *self.signalled.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// One step of the `probe` group's compute loop: 16 rounds of xorshift on a register.
 ///
 /// It reads and writes no memory, so N threads running it share no cache line: how its
@@ -418,6 +467,65 @@ where
     run_on(threads, iters, routine).0
 }
 
+/// A note of one measuring run of a bench executable, in `<target>/<file>` beside
+/// `criterion/`: when it started and ended, its criterion arguments and the machine's
+/// load average at both ends (the report shows them: a loaded machine explains noisy
+/// figures). The smoke (`--test`) and `--list` leave the note of the last real run
+/// alone.
+///
+/// The file holds `start: <unix seconds>`, `load_start: <1 5 15 min>`, `args: ...` and,
+/// once [`end`](RunNote::end) has run, `end:` and `load_end:` lines.
+#[derive(Debug)]
+pub struct RunNote {
+    path: Option<PathBuf>,
+    start: String,
+}
+
+impl RunNote {
+    /// Writes the start of the note (unless this run only smoke-tests or lists).
+    #[must_use]
+    pub fn begin(file: &str) -> RunNote {
+        let measuring = !std::env::args().any(|a| a == "--test" || a == "--list");
+        let path = notes_dir().map(|dir| dir.join(file)).filter(|_| measuring);
+        let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+        let start =
+            format!("start: {}\nload_start: {}\nargs: {}\n", unix_now(), load_average(), args.join(" "));
+        if let Some(path) = &path {
+            let _ = std::fs::write(path, &start);
+        }
+        RunNote { path, start }
+    }
+
+    /// Completes the note with the end time and load.
+    pub fn end(self) {
+        if let Some(path) = &self.path {
+            let _ = std::fs::write(
+                path,
+                format!("{}end: {}\nload_end: {}\n", self.start, unix_now(), load_average()),
+            );
+        }
+    }
+}
+
+/// The target folder: the bench executable is `<target>/release/deps/<name>-…`.
+fn notes_dir() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.parent()?.parent()?.parent()?.to_path_buf())
+}
+
+/// `/proc/loadavg`'s three load averages, or "unknown".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,6 +585,24 @@ mod tests {
     #[should_panic(expected = "worker 1")]
     fn run_on_reraises_a_worker_panic() {
         run_on(2, 1, |t, _| assert!(t != 1, "worker {t}"));
+    }
+
+    #[test]
+    fn condvar_event_is_auto_reset() {
+        let e = Arc::new(CondvarEvent::new());
+        assert!(!e.is_set());
+        e.set();
+        e.set();
+        assert!(e.is_set());
+        e.wait();
+        assert!(!e.is_set(), "one wait takes the set and resets the event");
+        let waiter = {
+            let e = Arc::clone(&e);
+            std::thread::spawn(move || e.wait())
+        };
+        e.set();
+        waiter.join().unwrap();
+        assert!(!e.is_set());
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use std::io::Write;
 
 use kobj::{
-    Access, DuplicateOptions, EntryKind, Handle, HandleFlags, Kernel, Process, ProcessOptions,
-    SecurityAttributes,
+    Access, DuplicateOptions, EntryKind, Handle, HandleFlags, Kernel, MutexInfo, Process, ProcessOptions,
+    SecurityAttributes, WaitStatus,
 };
 
 /// Errors the demo reports: an engine call that failed, or a broken output stream.
@@ -44,6 +44,7 @@ pub fn run(out: &mut dyn Write) -> Result<(), DemoError> {
     inheritance(out, &kernel)?;
     duplication(out, &kernel)?;
     named(out, &kernel)?;
+    abandonment(out, &kernel)?;
     writeln!(out, "\nobjects alive at the start: {start}; at the end: {}", kernel.object_count())?;
     if kernel.object_count() != start {
         return Err("objects leaked".into());
@@ -160,5 +161,45 @@ fn named(out: &mut dyn Write, kernel: &Kernel) -> Result<(), DemoError> {
         again.open_mutex(Access::SYNCHRONIZE, false, "JeffMutex")
     )?;
     again.terminate(0)?;
+    Ok(())
+}
+
+/// A mutex's state as `query_mutex` reports it, on one line.
+fn mutex_state(info: &MutexInfo) -> String {
+    let owner = info.owner.map_or_else(|| "none".to_owned(), |tid| format!("thread {tid}"));
+    format!("owner {owner}, recursion {}, abandoned {}", info.recursion, info.abandoned)
+}
+
+/// SPEC §7.4: a thread that exits while it owns a mutex abandons it; the next thread to
+/// wait on it gets it, with `Abandoned`.
+fn abandonment(out: &mut dyn Write, kernel: &Kernel) -> Result<(), DemoError> {
+    writeln!(out, "\n== Mutex ownership and abandonment ==")?;
+    let a = kernel.create_process(ProcessOptions::default())?;
+    let b = kernel.create_process(ProcessOptions::default())?;
+    let in_a = a.create_mutex(None, false, Some("OwnedMutex"))?.handle;
+    let in_b = b.open_mutex(Access::MUTEX_ALL_ACCESS, false, "OwnedMutex")?;
+    writeln!(out, "A: CreateMutex(\"OwnedMutex\") -> {in_a}; B: OpenMutex(\"OwnedMutex\") -> {in_b}")?;
+    writeln!(out, "  query_mutex: {}", mutex_state(&a.query_mutex(in_a)?))?;
+    let worker = a.create_thread(None)?;
+    writeln!(out, "A: CreateThread -> thread {} (handle {})", worker.thread.id(), worker.handle)?;
+    let taken = worker.thread.wait_for_single_object(in_a, None)?;
+    writeln!(out, "A's thread {}: WaitForSingleObject(mutex, INFINITE) -> {taken:?}", worker.thread.id())?;
+    writeln!(out, "  query_mutex: {}", mutex_state(&a.query_mutex(in_a)?))?;
+    worker.thread.exit(0)?;
+    writeln!(out, "A's thread {}: ExitThread(0) without ReleaseMutex", worker.thread.id())?;
+    writeln!(out, "  query_mutex: {}", mutex_state(&b.query_mutex(in_b)?))?;
+    let main = b.main_thread();
+    let got = main.wait_for_single_object(in_b, Some(std::time::Duration::ZERO))?;
+    writeln!(out, "B's main thread {}: WaitForSingleObject(mutex, 0) -> {got:?}", main.id())?;
+    if !matches!(got, WaitStatus::Abandoned(0)) {
+        return Err(format!("the wait on an abandoned mutex returned {got:?}, not Abandoned(0)").into());
+    }
+    writeln!(out, "  query_mutex: {}", mutex_state(&b.query_mutex(in_b)?))?;
+    main.release_mutex(in_b)?;
+    writeln!(out, "B's main thread {}: ReleaseMutex -> ok", main.id())?;
+    writeln!(out, "  query_mutex: {}", mutex_state(&b.query_mutex(in_b)?))?;
+    drop((worker, main));
+    a.terminate(0)?;
+    b.terminate(0)?;
     Ok(())
 }

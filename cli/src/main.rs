@@ -1,7 +1,9 @@
 //! `kobj`: the command line of the kobj engine.
 //!
 //! `kobj demo` (the default) walks through the seed scenarios — inheritance, duplication
-//! and named objects — printing each process's handle table as it goes.
+//! and named objects — printing each process's handle table as it goes, then through a
+//! mutex's ownership: taken by one process's thread, abandoned when it exits, acquired
+//! (`Abandoned`) by another process's thread.
 
 use std::process::ExitCode;
 

@@ -5,7 +5,8 @@
 //! the median time per iteration of every benchmark of the last run), and writes, at the
 //! repository root, `BENCHMARKS.md`: the machine, toolchain, commit and date; a table per
 //! group (ns per operation, Mop/s, each baseline's time against kobj's, scaling against
-//! one thread); issue 9's targets, each held or missed with the measured ratio; and PNG
+//! one thread); issue 9's targets and the wait targets, each held or missed with the
+//! measured ratio; and PNG
 //! plots of throughput against threads for `lookup`, `create_close` and `mixed` under
 //! `bench/plots/`. Ids missing from the run (a filtered run) show as "—".
 //!
@@ -17,6 +18,11 @@
 //! object), which the report measures itself, with a counting allocator, at the commit
 //! it is built from.
 //! `bench/notes.md`, if present, is copied in as the page's closing section.
+//!
+//! The results are those of both bench executables, `benches/table.rs` (the handle-table
+//! groups) and `benches/waits.rs` (the `mutex_*`, `event_pingpong` and `wait_any_64`
+//! groups); each leaves a note of its last measuring run (times, arguments, load) in the
+//! target folder, and the page shows both.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -307,6 +313,65 @@ const GROUPS: &[Group] = &[
         params: &["1000", "1000000"],
         param_label: "inherited handles",
     },
+    Group {
+        name: "mutex_uncontended",
+        title: "mutex_uncontended: wait + release of a mutex nobody else uses",
+        what: "One thread. kobj: `wait_for_single_object(h, None)` + `release_mutex(h)` as the process's main \
+               thread (two handle lookups, the ownership and recursion bookkeeping); baselines: lock + unlock of \
+               a `std::sync::Mutex` and a `parking_lot::Mutex`. (`benches/waits.rs`)",
+        reference: "kobj",
+        impls: &[
+            ("kobj", "kobj `wait_for_single_object` + `release_mutex`"),
+            ("std_mutex", "`std::sync::Mutex`"),
+            ("parking_lot", "`parking_lot::Mutex`"),
+        ],
+        params: &["1"],
+        param_label: "threads",
+    },
+    Group {
+        name: "mutex_contended",
+        title: "mutex_contended: N threads wait on and release one mutex",
+        what: "Every thread waits on and releases the same mutex in a loop. kobj: each worker is a guest thread of \
+               its own (`create_thread`), all of one process, through the same handle. A kobj mutex released \
+               while another thread waits passes straight to that waiter (SPEC §7.3), which must be woken before \
+               it runs; std's and parking_lot's locks let the releasing thread take them again at once. On a \
+               busy machine the kobj figure is bimodal: while the workers seldom overlap, it is close to the \
+               uncontended cost; while they do, every hand-over costs a wake-up. (`benches/waits.rs`)",
+        reference: "kobj",
+        impls: &[
+            ("kobj", "kobj `wait_for_single_object` + `release_mutex`"),
+            ("std_mutex", "`std::sync::Mutex`"),
+            ("parking_lot", "`parking_lot::Mutex`"),
+        ],
+        params: &["2", "4"],
+        param_label: "threads",
+    },
+    Group {
+        name: "event_pingpong",
+        title: "event_pingpong: a round trip between two threads over two auto-reset events",
+        what: "Thread A sets e1 and waits on e2; thread B waits on e1 and sets e2. An element is one round trip \
+               (two sets, two waits, two wake-ups), so ns/op is the time of a round trip. kobj: two guest \
+               threads of one process, `set_event` + `wait_for_single_object(h, None)`; baseline: a pair of \
+               `Mutex<bool>` + `Condvar` auto-reset events (`CondvarEvent`). (`benches/waits.rs`)",
+        reference: "kobj",
+        impls: &[
+            ("kobj", "kobj `set_event` + `wait_for_single_object`"),
+            ("std_condvar", "`Mutex<bool>` + `Condvar`"),
+        ],
+        params: &["2"],
+        param_label: "threads",
+    },
+    Group {
+        name: "wait_any_64",
+        title: "wait_any_64: wait-any over 64 handles, only the last signalled",
+        what: "One thread, the main thread: `wait_for_multiple_objects` over 64 manual-reset events of which only \
+               the last is set, wait-any, timeout `None`. It returns `Object(63)` without blocking, having \
+               checked all 64 handles; the wait changes no event. (`benches/waits.rs`)",
+        reference: "kobj",
+        impls: &[("kobj", "kobj `wait_for_multiple_objects(64 handles, false, None)`")],
+        params: &["1"],
+        param_label: "threads",
+    },
 ];
 
 /// The groups that get a throughput plot.
@@ -354,6 +419,18 @@ const TARGETS: &[Target] = &[
     Target::EntryBytes { max: 16.0 },
     Target::NamedBytes { max: 160.0 },
 ];
+
+/// The wait targets (SPEC §7), judged the same way.
+const WAIT_TARGETS: &[Target] = &[
+    Target::TimeAtMost { a: "mutex_uncontended/kobj/1", b: "mutex_uncontended/std_mutex/1", factor: 4.0 },
+    // "Within 2× of std": at least half its throughput.
+    Target::ThroughputAtLeast { a: "mutex_contended/kobj/2", b: "mutex_contended/std_mutex/2", factor: 0.5 },
+    Target::TimeAtMost { a: "event_pingpong/kobj/2", b: "event_pingpong/std_condvar/2", factor: 1.5 },
+];
+
+/// The notes the bench executables leave beside `criterion/`: file, executable.
+const RUN_NOTES: &[(&str, &str)] =
+    &[("kobj-bench-run.txt", "benches/table.rs"), ("kobj-bench-run-waits.txt", "benches/waits.rs")];
 
 fn main() {
     if let Err(e) = run() {
@@ -420,13 +497,18 @@ fn run() -> Result<(), String> {
         }
     }
     let memory = measure_memory.then(memory::measure);
-    let run_notes =
-        criterion_dir.parent().and_then(|t| std::fs::read_to_string(t.join("kobj-bench-run.txt")).ok());
+    let run_notes: Vec<(&str, String)> = RUN_NOTES
+        .iter()
+        .filter_map(|&(file, bench)| {
+            let text = std::fs::read_to_string(criterion_dir.parent()?.join(file)).ok()?;
+            Some((bench, text))
+        })
+        .collect();
     let page = render(&Page {
         results: &results,
         stale,
         memory: memory.as_ref(),
-        run_notes: run_notes.as_deref(),
+        run_notes: &run_notes,
         root: &root,
         out: &out,
         plots: &plots,
@@ -632,8 +714,8 @@ struct Page<'a> {
     /// Results left out as older than the run.
     stale: usize,
     memory: Option<&'a Memory>,
-    /// `kobj-bench-run.txt` of the last measuring run.
-    run_notes: Option<&'a str>,
+    /// The note of each bench executable's last measuring run: executable, text.
+    run_notes: &'a [(&'a str, String)],
     root: &'a Path,
     out: &'a Path,
     plots: &'a [(&'a str, PathBuf)],
@@ -672,7 +754,8 @@ fn render(page: &Page<'_>) -> String {
     let _ = writeln!(
         s,
         "kobj against the baselines SPEC §4 names, measured in the same run by the criterion suite in \
-         `bench/benches/table.rs` (baselines and harness in `bench/src/lib.rs`). This page is written by \
+         `bench/benches/table.rs`, and kobj's waits (SPEC §7) against the host's locks by \
+         `bench/benches/waits.rs` (baselines and harness in `bench/src/lib.rs`). This page is written by \
          `cargo run -p kobj-bench --bin report` from that run's results; do not edit it by hand \
          (notes that should survive go in `bench/notes.md`).\n"
     );
@@ -682,7 +765,7 @@ fn render(page: &Page<'_>) -> String {
     let _ = writeln!(s, "| toolchain | {rustc}, `bench` profile (release + debug info) |");
     let _ = writeln!(s, "| commit | `{commit}` |");
     let _ = writeln!(s, "| results written | {span} |");
-    if let Some(notes) = run_notes {
+    for (bench, notes) in run_notes {
         let field = |k: &str| {
             notes
                 .lines()
@@ -699,10 +782,10 @@ fn render(page: &Page<'_>) -> String {
             _ => "unknown".into(),
         };
         let args = field("args").filter(|a| !a.trim().is_empty()).map_or("none".into(), |a| format!("`{a}`"));
-        let _ = writeln!(s, "| last run of the suite | {run}; criterion arguments: {args} |");
+        let _ = writeln!(s, "| last run of `{bench}` | {run}; criterion arguments: {args} |");
         let _ = writeln!(
             s,
-            "| load average (1, 5, 15 min) | {} at its start, {} at its end |",
+            "| load average (1, 5, 15 min), `{bench}` | {} at its start, {} at its end |",
             field("load_start").unwrap_or_else(|| "unknown".into()),
             field("load_end").unwrap_or_else(|| "unknown".into())
         );
@@ -744,6 +827,13 @@ fn render(page: &Page<'_>) -> String {
     let _ = writeln!(s, "## Targets (issue 9)\n");
     let _ = writeln!(s, "| target | measured | |\n|---|---|---|");
     for target in TARGETS {
+        let (what, measured, verdict) = evaluate(target, results, memory);
+        let _ = writeln!(s, "| {what} | {measured} | {verdict} |");
+    }
+    let _ = writeln!(s);
+    let _ = writeln!(s, "## Targets (threads and waits)\n");
+    let _ = writeln!(s, "| target | measured | |\n|---|---|---|");
+    for target in WAIT_TARGETS {
         let (what, measured, verdict) = evaluate(target, results, memory);
         let _ = writeln!(s, "| {what} | {measured} | {verdict} |");
     }
@@ -1150,6 +1240,46 @@ mod tests {
     }
 
     #[test]
+    fn wait_targets_are_judged() {
+        let mut r = results();
+        let mut put = |id: &str, m: Measured| {
+            let mut p = id.split('/').map(str::to_owned);
+            r.insert((p.next().unwrap(), p.next().unwrap(), p.next().unwrap()), m);
+        };
+        put("mutex_uncontended/kobj/1", result(50.0, 1.0, 0));
+        put("mutex_uncontended/std_mutex/1", result(10.0, 1.0, 0));
+        put("mutex_contended/kobj/2", result(300.0, 2.0, 0));
+        put("mutex_contended/std_mutex/2", result(200.0, 2.0, 0));
+        // 5× std's time: missed.
+        let (what, m, v) = evaluate(&WAIT_TARGETS[0], &r, None);
+        assert!(what.contains("≤ 4 ×"), "{what}");
+        assert_eq!((m.as_str(), v.as_str()), ("50.0 ns / 10.0 ns = 5.00×", "**missed**"));
+        // Two thirds of std's throughput: within 2×.
+        let (what, m, v) = evaluate(&WAIT_TARGETS[1], &r, None);
+        assert!(what.contains("≥ 0.5 ×") && what.contains("(throughput)"), "{what}");
+        assert!(m.ends_with("= 0.67×") && v == "held", "{m} {v}");
+        let (_, m, v) = evaluate(&WAIT_TARGETS[2], &r, None);
+        assert_eq!((m.as_str(), v.as_str()), ("—", "—"));
+        let root = repo_root();
+        let out = root.join("BENCHMARKS.md");
+        let notes = [("benches/waits.rs", "start: 0\nload_start: 1.00 0.50 0.25\nargs: \n".to_owned())];
+        let page = render(&Page {
+            results: &r,
+            stale: 0,
+            memory: None,
+            run_notes: &notes,
+            root: &root,
+            out: &out,
+            plots: &[],
+            fonts: false,
+        });
+        assert!(page.contains("## Targets (threads and waits)"), "{page}");
+        assert!(page.contains("| `parking_lot::Mutex` | — | — |"), "{page}");
+        assert!(page.contains("| last run of `benches/waits.rs` | from 1970-01-01 00:00 UTC"), "{page}");
+        assert!(page.contains("## event_pingpong"));
+    }
+
+    #[test]
     fn older_runs_are_left_out() {
         let mut r = results();
         assert_eq!(drop_stale(&mut r), 1);
@@ -1166,7 +1296,7 @@ mod tests {
             results: &r,
             stale: 0,
             memory: None,
-            run_notes: None,
+            run_notes: &[],
             root: &root,
             out: &out,
             plots: &[],
