@@ -75,10 +75,7 @@ impl Mutex {
     /// The id of the owning thread, or `None` when the mutex is free.
     #[must_use]
     pub fn owner(&self) -> Option<u32> {
-        wait::query(&self.w, |k| match k {
-            Kind::Mutex { owner, .. } => owner.as_ref().map(|o| o.tid),
-            _ => None,
-        })
+        wait::query(&self.w, |k| k.mutex_owner().map(|o| o.tid))
     }
 }
 

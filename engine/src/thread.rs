@@ -240,13 +240,14 @@ impl Thread {
         let ty = &self.process.kernel().builtin.mutex;
         let created = self.process.create_with(ty, sa, name, || {
             made_owned.set(initial_owner);
-            let owner = initial_owner.then(|| Arc::clone(who));
+            // Listed as `who`'s from the start; on `who`'s list once it exists (below).
+            let listed = initial_owner.then(|| Arc::clone(who));
             Ok(Mutex {
                 w: Waitable::new(Kind::Mutex {
-                    owner,
+                    held: initial_owner,
                     recursion: u32::from(initial_owner),
                     abandoned: false,
-                    listed: None,
+                    listed,
                 }),
             })
         })?;
@@ -472,8 +473,8 @@ impl Process {
     pub fn query_mutex(&self, h: Handle) -> Result<MutexInfo> {
         self.with_object(&self.kernel().builtin.mutex, h, Access::MUTEX_QUERY_STATE, |m: &Mutex| {
             wait::query(&m.w, |k| match k {
-                Kind::Mutex { owner, recursion, abandoned, .. } => MutexInfo {
-                    owner: owner.as_ref().map(|o| o.tid),
+                Kind::Mutex { recursion, abandoned, .. } => MutexInfo {
+                    owner: k.mutex_owner().map(|o| o.tid),
                     recursion: *recursion,
                     abandoned: *abandoned,
                 },

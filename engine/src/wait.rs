@@ -93,11 +93,11 @@ pub(crate) enum Kind {
     Event { manual: bool, signaled: bool },
     /// A semaphore.
     Semaphore { count: i32, maximum: i32 },
-    /// A mutex (NT "mutant"): its owner and how many times the owner has acquired it.
-    /// `listed`: the thread whose owned list holds it (its owner, or its last owner: the
-    /// list is left alone at a release, so a thread that takes the same mutex again and
-    /// again touches no list; see `acquire`).
-    Mutex { owner: Option<Arc<Owner>>, recursion: u32, abandoned: bool, listed: Option<Arc<Owner>> },
+    /// A mutex (NT "mutant"). `listed` is the thread whose owned list holds it: its
+    /// owner while `held`, else its last owner (the list is left alone at a release, so
+    /// a thread that takes the same mutex again and again touches no list and no count;
+    /// see `acquire`). `recursion`: how many times the owner has acquired it.
+    Mutex { held: bool, recursion: u32, abandoned: bool, listed: Option<Arc<Owner>> },
     /// Signalled for good once set and never consumed (a process, a thread), or never
     /// signalled (a job).
     Once { signaled: bool },
@@ -109,10 +109,20 @@ impl Kind {
         match self {
             Kind::Event { signaled, .. } | Kind::Once { signaled } => *signaled,
             Kind::Semaphore { count, .. } => *count > 0,
-            Kind::Mutex { owner, recursion, .. } => {
-                *recursion == 0 || owner.as_ref().is_some_and(|o| std::ptr::eq(&**o, who))
-            }
+            Kind::Mutex { recursion, .. } => *recursion == 0 || self.owned_by(who),
         }
+    }
+
+    /// A held mutex's owner.
+    pub(crate) fn mutex_owner(&self) -> Option<&Arc<Owner>> {
+        match self {
+            Kind::Mutex { held: true, listed, .. } => listed.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn owned_by(&self, who: &Owner) -> bool {
+        self.mutex_owner().is_some_and(|o| std::ptr::eq(&**o, who))
     }
 
     /// Whether anybody but the owner of a held mutex could acquire it now: the wake
@@ -133,9 +143,7 @@ impl Kind {
     /// MUTANT_LIMIT_EXCEEDED if acquiring would take `who`'s recursion past `i32::MAX`.
     fn check_limit(&self, who: &Owner) -> Result<()> {
         match self {
-            Kind::Mutex { owner: Some(o), recursion, .. }
-                if std::ptr::eq(&**o, who) && *recursion >= i32::MAX as u32 =>
-            {
+            Kind::Mutex { recursion, .. } if self.owned_by(who) && *recursion >= i32::MAX as u32 => {
                 Err(Error::MutantLimitExceeded)
             }
             _ => Ok(()),
@@ -149,7 +157,7 @@ impl Kind {
         match self {
             Kind::Event { manual: false, signaled } => *signaled = false,
             Kind::Semaphore { count, .. } => *count -= 1,
-            Kind::Mutex { owner, recursion, abandoned, listed } => {
+            Kind::Mutex { held, recursion, abandoned, listed } => {
                 if *recursion > 0 {
                     *recursion += 1;
                     return;
@@ -164,7 +172,7 @@ impl Kind {
                             drop(previous.disown(obj));
                         }
                     }
-                    *owner = Some(Arc::clone(who));
+                    *held = true;
                     *recursion = 1;
                 } else {
                     // Its new owner exited in the meantime: taken and abandoned at once,
@@ -883,24 +891,24 @@ pub(crate) fn release_semaphore(obj: &ObjectHeader, w: &Waitable, n: i32) -> Res
 /// passes to its first waiter. (It stays on `who`'s owned list: see `Kind::Mutex`.)
 pub(crate) fn release_mutex(obj: &ObjectHeader, w: &Waitable, who: &Owner) -> Result<()> {
     let mut woken = Woken::new();
-    let previous_owner;
     {
         let mut g = lock_signal(obj, w);
-        let Kind::Mutex { owner, recursion, .. } = &mut g.locked.state.kind else {
+        let kind = &mut g.locked.state.kind;
+        if !matches!(kind, Kind::Mutex { .. }) {
             return Err(Error::InvalidHandle);
-        };
-        if !owner.as_ref().is_some_and(|o| std::ptr::eq(&**o, who)) {
+        }
+        if !kind.owned_by(who) {
             return Err(Error::NotOwner);
         }
+        let Kind::Mutex { held, recursion, .. } = kind else { return Err(Error::InvalidHandle) };
         *recursion -= 1;
         if *recursion > 0 {
             return Ok(());
         }
-        previous_owner = owner.take();
+        *held = false;
         let all = g.all.is_some();
         wake(obj, &mut g.locked.state, all, &mut woken);
     }
-    drop(previous_owner);
     unpark_all(woken);
     Ok(())
 }
@@ -911,15 +919,16 @@ pub(crate) fn take_initial_ownership(obj: &ObjectHeader, w: &Waitable, who: &Arc
     let mut woken = Woken::new();
     {
         let mut g = lock_signal(obj, w);
-        let Kind::Mutex { owner, recursion, abandoned, listed } = &mut g.locked.state.kind else { return };
-        if !owner.as_ref().is_some_and(|o| Arc::ptr_eq(o, who)) || listed.is_some() {
+        let Kind::Mutex { held, recursion, abandoned, listed } = &mut g.locked.state.kind else { return };
+        // Made held with `listed` already naming `who`, before it was on the list.
+        if !*held || !listed.as_ref().is_some_and(|o| Arc::ptr_eq(o, who)) {
             return;
         }
         if who.adopt(obj) {
-            *listed = Some(Arc::clone(who));
             return;
         }
-        *owner = None;
+        *held = false;
+        *listed = None;
         *recursion = 0;
         *abandoned = true;
         let all = g.all.is_some();
@@ -933,28 +942,27 @@ pub(crate) fn take_initial_ownership(obj: &ObjectHeader, w: &Waitable, who: &Arc
 /// one could release it or see it released); a queued waiter still gets it when its
 /// owner exits, so then the owner's list keeps it.
 pub(crate) fn mutex_last_handle(obj: &ObjectHeader, w: &Waitable) {
-    let (mut gone_owner, mut off_list) = (None, None);
+    let mut off_list = None;
     {
         let mut l = w.lock();
         let State { kind, any, all, .. } = &mut *l.state;
         if !any.is_empty() || !all.is_empty() {
             return;
         }
-        if let Kind::Mutex { owner, recursion, listed, .. } = kind {
-            gone_owner = owner.take();
+        if let Kind::Mutex { held, recursion, listed, .. } = kind {
+            *held = false;
             *recursion = 0;
             if let Some(o) = listed.take() {
                 off_list = o.disown(obj);
             }
         }
     }
-    drop(gone_owner);
     drop(off_list);
 }
 
 /// Whether `who` owns the mutex `w` (a precheck for `SignalObjectAndWait`).
 pub(crate) fn owns(w: &Waitable, who: &Owner) -> bool {
-    matches!(&w.lock().state.kind, Kind::Mutex { owner: Some(o), .. } if std::ptr::eq(&**o, who))
+    w.lock().state.kind.owned_by(who)
 }
 
 /// A process or thread has ended: signalled for good, every waiter released.
@@ -995,19 +1003,19 @@ pub(crate) fn exit(who: &Arc<Owner>) -> bool {
         let gone;
         {
             let mut g = lock_signal(m, w);
-            let Kind::Mutex { owner, recursion, abandoned, listed } = &mut g.locked.state.kind else {
+            let Kind::Mutex { held, recursion, abandoned, listed } = &mut g.locked.state.kind else {
                 continue;
             };
-            if listed.as_ref().is_some_and(|l| Arc::ptr_eq(l, who)) {
-                *listed = None;
+            if !listed.as_ref().is_some_and(|l| Arc::ptr_eq(l, who)) {
+                continue;
             }
-            gone = if owner.as_ref().is_some_and(|o| Arc::ptr_eq(o, who)) {
+            // Off the list; abandoned if it is held (by us: held means owned by `listed`).
+            gone = listed.take();
+            if *held {
+                *held = false;
                 *recursion = 0;
                 *abandoned = true;
-                owner.take()
-            } else {
-                None
-            };
+            }
             let all = g.all.is_some();
             wake(m, &mut g.locked.state, all, &mut woken);
         }
@@ -1024,17 +1032,17 @@ pub(crate) fn exit(who: &Arc<Owner>) -> bool {
 fn undo(obj: &ObjectHeader, who: &Owner, was_abandoned: bool) {
     let Some(w) = waitable(obj) else { return };
     let mut woken = Woken::new();
-    let mut gone = None;
     {
         let mut g = lock_signal(obj, w);
+        let owned = g.locked.state.kind.owned_by(who);
         match &mut g.locked.state.kind {
             Kind::Event { manual: false, signaled } => *signaled = true,
             Kind::Semaphore { count, .. } => *count += 1,
-            Kind::Mutex { owner, recursion, abandoned, .. } => {
-                if owner.as_ref().is_some_and(|o| std::ptr::eq(&**o, who)) {
+            Kind::Mutex { held, recursion, abandoned, .. } => {
+                if owned {
                     *recursion -= 1;
                     if *recursion == 0 {
-                        gone = owner.take();
+                        *held = false;
                         *abandoned = was_abandoned;
                     }
                 }
@@ -1044,7 +1052,6 @@ fn undo(obj: &ObjectHeader, who: &Owner, was_abandoned: bool) {
         let all = g.all.is_some();
         wake(obj, &mut g.locked.state, all, &mut woken);
     }
-    drop(gone);
     unpark_all(woken);
 }
 
