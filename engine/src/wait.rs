@@ -36,6 +36,14 @@ pub(crate) const MAXIMUM_WAIT_OBJECTS: usize = 64;
 /// models wait on at most three objects and track every atomic they create.
 const BLOCK_SLOTS: usize = if cfg!(loom) { 4 } else { MAXIMUM_WAIT_OBJECTS };
 
+/// How long a wait-any spins before it queues: rounds of pauses, each round followed by
+/// a lock-free look at the objects (and a locked try if one looks ready); a few
+/// microseconds in all.
+#[cfg(not(loom))]
+const SPIN_ROUNDS: usize = 40;
+#[cfg(not(loom))]
+const SPIN_PAUSES: usize = 8;
+
 /// A wait block's status while nobody has decided the wait.
 const PENDING: u32 = u32::MAX;
 /// The wait's thread exited (or its process was terminated) while it waited.
@@ -238,8 +246,9 @@ pub(crate) struct Waitable {
     /// Wait-all waiters queued here. Changed only under `state`'s lock; read before it
     /// to decide whether a signal takes the wait-all lock first.
     all_hint: AtomicU32,
-    /// An event's `signaled`, copied here before each unlock (see [`Locked`]), so that
-    /// setting a set event or resetting a reset one takes no lock and writes nothing.
+    /// An event's `signaled` (for other kinds, "ready for anyone"), copied here before
+    /// each unlock (see [`Locked`]), so that setting a set event or resetting a reset one
+    /// takes no lock and writes nothing, and a spinning wait looks without locking.
     set: AtomicBool,
 }
 
@@ -251,7 +260,7 @@ impl fmt::Debug for Waitable {
 
 impl Waitable {
     pub(crate) fn new(kind: Kind) -> Waitable {
-        let set = matches!(kind, Kind::Event { signaled: true, .. });
+        let set = kind.ready_for_anyone();
         Waitable {
             state: Mutex::new(State { kind, any: SmallVec::new(), all: SmallVec::new(), arrivals: 0 }),
             all_hint: AtomicU32::new(0),
@@ -262,6 +271,11 @@ impl Waitable {
     /// Locks the state alone (for changes that signal nothing and for queries).
     pub(crate) fn lock(&self) -> Locked<'_> {
         Locked { w: self, state: lock(&self.state) }
+    }
+
+    /// Whether a newcomer could take the object, without the lock: a hint for spinning.
+    fn looks_ready(&self) -> bool {
+        self.set.load(Ordering::Acquire)
     }
 
     /// An event's state without the lock: some instant's value.
@@ -281,11 +295,12 @@ pub(crate) struct Locked<'a> {
 
 impl Drop for Locked<'_> {
     fn drop(&mut self) {
-        if let Kind::Event { signaled, .. } = self.state.kind {
-            if self.w.set.load(Ordering::Relaxed) != signaled {
-                // Release: pairs with the Acquire load in `event_is_set`.
-                self.w.set.store(signaled, Ordering::Release);
-            }
+        // For an event this is `signaled`; for the other kinds, whether a newcomer
+        // could take the object (a spinning wait looks at it before it locks).
+        let ready = self.state.kind.ready_for_anyone();
+        if self.w.set.load(Ordering::Relaxed) != ready {
+            // Release: pairs with the Acquire loads in `event_is_set` and `looks_ready`.
+            self.w.set.store(ready, Ordering::Release);
         }
     }
 }
@@ -501,6 +516,9 @@ impl Drop for Claimed<'_> {
 /// see `lock_signal`). A wait-any entry that is decided here leaves the queue (its
 /// waiter need not relock this object); decided blocks go on `woken`.
 fn wake(obj: &ObjectHeader, state: &mut State, all_locked: bool, woken: &mut Woken) {
+    if state.any.is_empty() && (!all_locked || state.all.is_empty()) {
+        return;
+    }
     let (mut i, mut j) = (0, 0);
     loop {
         if !state.kind.ready_for_anyone() && !matches!(state.kind, Kind::Mutex { .. }) {
@@ -644,6 +662,21 @@ pub(crate) fn wait(
     if timeout == Some(Duration::ZERO) {
         return Ok(WaitStatus::Timeout);
     }
+    // A short spin before queueing: an object held for a moment (a mutex another core is
+    // about to release) is taken without a sleep and a wake-up. Spinning is only a
+    // repeated first look; queued waiters keep their order.
+    #[cfg(not(loom))]
+    for _ in 0..SPIN_ROUNDS {
+        for _ in 0..SPIN_PAUSES {
+            std::hint::spin_loop();
+        }
+        let looks_ready = headers.iter().any(|h| waitable(h).is_none_or(Waitable::looks_ready));
+        if looks_ready {
+            if let Some(status) = try_now(who, &headers, false)? {
+                return Ok(status);
+            }
+        }
+    }
     let claimed = ctx.claim();
     let block = &claimed.block;
     prepare(block, objects);
@@ -771,6 +804,16 @@ fn unregister(who: &Owner, block: &Arc<WaitBlock>) {
 /// Parks until the block is decided or the time runs out (then decides it `TIMEOUT`,
 /// unless a signal got there first: then the signal's outcome stands).
 fn sleep(block: &WaitBlock, timeout: Option<Duration>) -> u32 {
+    // Queued and still awake for a moment: a hand-off that comes now needs no wake-up
+    // (unparking a thread that is not parked is one atomic swap, no system call).
+    #[cfg(not(loom))]
+    for _ in 0..SPIN_ROUNDS * SPIN_PAUSES {
+        std::hint::spin_loop();
+        let code = block.status.load(Ordering::Acquire);
+        if code != PENDING {
+            return code;
+        }
+    }
     #[cfg(not(loom))]
     let deadline = timeout.and_then(|d| std::time::Instant::now().checked_add(d));
     loop {
