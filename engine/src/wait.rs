@@ -670,7 +670,7 @@ pub(crate) fn wait(
         for _ in 0..SPIN_PAUSES {
             std::hint::spin_loop();
         }
-        let looks_ready = headers.iter().any(|h| waitable(h).is_none_or(Waitable::looks_ready));
+        let looks_ready = headers.iter().any(|h| waitable(h).map_or(true, Waitable::looks_ready));
         if looks_ready {
             if let Some(status) = try_now(who, &headers, false)? {
                 return Ok(status);
