@@ -6,8 +6,8 @@
 //! it is in); the thread layer above makes one per thread.
 //!
 //! The shape is Linux's `ntsync` driver's (ARCHITECTURE.md, "Waits"):
-//! - each waitable object has its own lock over its state and two FIFO queues of
-//!   waiters (wait-any and wait-all);
+//! - each waitable object has its own lock over its state and one FIFO queue of
+//!   waiters (wait-any and wait-all entries in arrival order, as NT's one wait list);
 //! - each wait has a [`WaitBlock`] whose `status` word is the single arbitration point:
 //!   whoever moves it out of `PENDING` by compare-and-swap (a signaller handing over an
 //!   object, the waiter timing out, the thread's exit) decides the wait's outcome, and
@@ -196,38 +196,31 @@ impl Kind {
 /// A waitable object's state: its kind's state and its waiters.
 pub(crate) struct State {
     pub(crate) kind: Kind,
-    /// Wait-any waiters, in arrival order.
-    any: SmallVec<[Entry; 2]>,
-    /// Wait-all waiters, in arrival order.
-    all: SmallVec<[Entry; 1]>,
-    /// The next arrival number: the two lists are served as one, first come first
-    /// served (NT keeps one wait list per object).
-    arrivals: u64,
+    /// The waits queued here, wait-any and wait-all alike, in arrival order: served
+    /// first come first served as one list (NT keeps one wait list per object). Room for
+    /// one inline: an object with one waiter costs no allocation.
+    queue: SmallVec<[Entry; 1]>,
 }
 
 impl State {
-    fn enqueue_any(&mut self, block: &Arc<WaitBlock>, index: usize) {
-        let seq = self.next_arrival();
-        self.any.push(Entry { block: Arc::clone(block), index: index as u32, seq });
+    fn enqueue(&mut self, block: &Arc<WaitBlock>, index: usize, all: bool) {
+        self.queue.push(Entry { block: Arc::clone(block), index: index as u32, all });
     }
 
-    fn enqueue_all(&mut self, block: &Arc<WaitBlock>, index: usize) {
-        let seq = self.next_arrival();
-        self.all.push(Entry { block: Arc::clone(block), index: index as u32, seq });
-    }
-
-    fn next_arrival(&mut self) -> u64 {
-        self.arrivals += 1;
-        self.arrivals
+    /// Takes `block`'s entries off the queue; how many there were.
+    fn dequeue(&mut self, block: &Arc<WaitBlock>) -> usize {
+        let before = self.queue.len();
+        self.queue.retain(|e| !Arc::ptr_eq(&e.block, block));
+        before - self.queue.len()
     }
 }
 
 /// A wait queued on an object: its block, the object's index in its handle list, and
-/// its arrival number on this object.
+/// whether it is a wait-all.
 struct Entry {
     block: Arc<WaitBlock>,
     index: u32,
-    seq: u64,
+    all: bool,
 }
 
 /// Waits decided under an object's lock, to be unparked once the lock is released (a
@@ -262,7 +255,7 @@ impl Waitable {
     pub(crate) fn new(kind: Kind) -> Waitable {
         let set = kind.ready_for_anyone();
         Waitable {
-            state: Mutex::new(State { kind, any: SmallVec::new(), all: SmallVec::new(), arrivals: 0 }),
+            state: Mutex::new(State { kind, queue: SmallVec::new() }),
             all_hint: AtomicU32::new(0),
             set: AtomicBool::new(set),
         }
@@ -510,52 +503,40 @@ impl Drop for Claimed<'_> {
     }
 }
 
-/// Hands a just-signalled object to its waiters, first come first served across the
-/// wait-any and wait-all lists (the wait-all ones only when the wait-all lock is held:
-/// trying them locks their other objects; with no wait-all lock there are none queued,
-/// see `lock_signal`). A wait-any entry that is decided here leaves the queue (its
+/// Hands a just-signalled object to its waiters, first come first served, wait-any and
+/// wait-all entries alike (the wait-all ones only when the wait-all lock is held:
+/// trying them locks their other objects; without it there are none queued, see
+/// `lock_signal`, except in a waiter's own check, which tries wait-any entries only). A wait-any entry that is decided here leaves the queue (its
 /// waiter need not relock this object); decided blocks go on `woken`.
 fn wake(obj: &ObjectHeader, state: &mut State, all_locked: bool, woken: &mut Woken) {
-    if state.any.is_empty() && (!all_locked || state.all.is_empty()) {
-        return;
-    }
-    let (mut i, mut j) = (0, 0);
-    loop {
+    let mut i = 0;
+    while i < state.queue.len() {
         if !state.kind.ready_for_anyone() && !matches!(state.kind, Kind::Mutex { .. }) {
             // Ready for nobody. (A held mutex may still go to its owner's own waits.)
             return;
         }
-        let next_any = state.any.get(i).map(|e| e.seq);
-        let next_all = if all_locked { state.all.get(j).map(|e| e.seq) } else { None };
-        match (next_any, next_all) {
-            (None, None) => return,
-            (Some(a), Some(b)) if b < a => {
-                let block = Arc::clone(&state.all[j].block);
+        if state.queue[i].all {
+            if all_locked {
+                let block = Arc::clone(&state.queue[i].block);
                 try_wake_all(&block, obj, state, woken);
-                j += 1;
             }
-            (None, Some(_)) => {
-                let block = Arc::clone(&state.all[j].block);
-                try_wake_all(&block, obj, state, woken);
-                j += 1;
-            }
-            (Some(_), _) => {
-                let State { kind, any, .. } = &mut *state;
-                let e = &any[i];
-                if !kind.ready_for(&e.block.owner) {
-                    i += 1;
-                    continue;
-                }
-                let code = e.index + if kind.is_abandoned() { ABANDONED } else { 0 };
-                if e.block.decide(code) {
-                    let e = any.remove(i);
-                    kind.acquire(&e.block.owner, obj);
-                    woken.push(e.block);
-                } else {
-                    // Decided elsewhere: its waiter removes it.
-                    i += 1;
-                }
-            }
+            i += 1;
+            continue;
+        }
+        let State { kind, queue } = &mut *state;
+        let e = &queue[i];
+        if !kind.ready_for(&e.block.owner) {
+            i += 1;
+            continue;
+        }
+        let code = e.index + if kind.is_abandoned() { ABANDONED } else { 0 };
+        if e.block.decide(code) {
+            let e = queue.remove(i);
+            kind.acquire(&e.block.owner, obj);
+            woken.push(e.block);
+        } else {
+            // Decided elsewhere: its waiter removes it.
+            i += 1;
         }
     }
 }
@@ -685,7 +666,7 @@ pub(crate) fn wait(
     // our queueing is seen here.
     for (i, obj) in objects.iter().enumerate() {
         if let Some(w) = waitable(obj) {
-            w.lock().state.enqueue_any(block, i);
+            w.lock().state.enqueue(block, i, false);
         }
     }
     #[cfg(not(kobj_mutant = "no_recheck"))] // mutant: sleep without the check
@@ -710,7 +691,7 @@ pub(crate) fn wait(
             continue;
         }
         if let Some(w) = waitable(obj) {
-            w.lock().state.any.retain(|e| !Arc::ptr_eq(&e.block, block));
+            w.lock().state.dequeue(block);
         }
     }
     unregister(who, block);
@@ -747,7 +728,7 @@ fn wait_all(ctx: &WaitContext, objects: &[ObjRef], timeout: Option<Duration>) ->
     // now takes the wait-all lock and tries this block.
     for (i, obj) in objects.iter().enumerate() {
         if let Some((_, w, l)) = locked.iter_mut().find(|(o, _, _)| std::ptr::eq(*o, &**obj)) {
-            l.state.enqueue_all(block, i);
+            l.state.enqueue(block, i, true);
             // Under the object's lock (see `lock_signal`).
             w.all_hint.fetch_add(1, Ordering::Relaxed);
         }
@@ -758,9 +739,8 @@ fn wait_all(ctx: &WaitContext, objects: &[ObjRef], timeout: Option<Duration>) ->
     for obj in objects {
         if let Some(w) = waitable(obj) {
             let mut l = w.lock();
-            let before = l.state.all.len();
-            l.state.all.retain(|e| !Arc::ptr_eq(&e.block, block));
-            if l.state.all.len() != before {
+            if l.state.dequeue(block) > 0 {
+                // Under the object's lock (see `lock_signal`).
                 w.all_hint.fetch_sub(1, Ordering::Relaxed);
             }
         }
@@ -988,8 +968,8 @@ pub(crate) fn mutex_last_handle(obj: &ObjectHeader, w: &Waitable) {
     let mut off_list = None;
     {
         let mut l = w.lock();
-        let State { kind, any, all, .. } = &mut *l.state;
-        if !any.is_empty() || !all.is_empty() {
+        let State { kind, queue } = &mut *l.state;
+        if !queue.is_empty() {
             return;
         }
         if let Kind::Mutex { held, recursion, listed, .. } = kind {
@@ -1130,7 +1110,7 @@ pub(crate) fn signal_and_wait(
     let block = &claimed.block;
     prepare(block, std::slice::from_ref(target));
     register(who, block)?;
-    w.lock().state.enqueue_any(block, 0);
+    w.lock().state.enqueue(block, 0, false);
     let signalled = do_signal(sig_obj, sig_w, &op, who);
     let code = match &signalled {
         Ok(()) => {
@@ -1151,7 +1131,7 @@ pub(crate) fn signal_and_wait(
     };
     if code == TIMEOUT || code == INTERRUPTED {
         // Still queued (a decided entry left the queue when it was decided).
-        w.lock().state.any.retain(|e| !Arc::ptr_eq(&e.block, block));
+        w.lock().state.dequeue(block);
     }
     unregister(who, block);
     if let Err(e) = signalled {
