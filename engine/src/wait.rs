@@ -622,6 +622,27 @@ pub(crate) fn try_now(who: &Arc<Owner>, objects: &[&ObjectHeader], all: bool) ->
     Ok(None)
 }
 
+/// One look of a spinning wait-any: an object whose mirror says ready is tried with
+/// `try_lock` — a spinner never blocks on an object's lock (its holder may be the thread
+/// about to release the object) and never makes that holder wait long.
+#[cfg(not(loom))]
+fn try_spinning(who: &Arc<Owner>, objects: &[&ObjectHeader]) -> Option<WaitStatus> {
+    for (i, &obj) in objects.iter().enumerate() {
+        let w = waitable(obj)?;
+        if !w.looks_ready() {
+            continue;
+        }
+        let Ok(state) = w.state.try_lock() else { continue };
+        let mut l = Locked { w, state };
+        if l.state.kind.ready_for(who) {
+            let abandoned = l.state.kind.is_abandoned();
+            l.state.kind.acquire(who, obj);
+            return Some(if abandoned { WaitStatus::Abandoned(i) } else { WaitStatus::Object(i) });
+        }
+    }
+    None
+}
+
 /// Waits for `objects` as `ctx`'s thread, blocking if they are not ready (the caller
 /// holds a reference to each, so a close of their handles does not end the wait).
 /// `timeout`: `None` forever, `Some(ZERO)` a test.
@@ -651,11 +672,8 @@ pub(crate) fn wait(
         for _ in 0..SPIN_PAUSES {
             std::hint::spin_loop();
         }
-        let looks_ready = headers.iter().any(|h| waitable(h).map_or(true, Waitable::looks_ready));
-        if looks_ready {
-            if let Some(status) = try_now(who, &headers, false)? {
-                return Ok(status);
-            }
+        if let Some(status) = try_spinning(who, &headers) {
+            return Ok(status);
         }
     }
     let claimed = ctx.claim();
