@@ -205,6 +205,43 @@ impl Kernel {
         self.shared.types.register(name, mapping, valid, None, None)
     }
 
+    /// Registers an object type whose objects can be waited on through their payload's
+    /// [`Signal`](crate::Signal) (SPEC §7.3: "an embedder may give its type a signal
+    /// state"); [`Process::set_object_signal`](crate::Process::set_object_signal) sets
+    /// and resets it. A type registered with [`register_type`](Self::register_type)
+    /// is always signalled instead (NT's default object).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use kobj::{Access, GenericMapping, Kernel, ProcessOptions, Signal, Signaled, WaitStatus};
+    ///
+    /// struct Pipe { readable: Signal }
+    /// impl Signaled for Pipe {
+    ///     fn signal(&self) -> &Signal { &self.readable }
+    /// }
+    ///
+    /// let kernel = Kernel::new();
+    /// let mapping = GenericMapping::new(0x12_0001, 0x12_0002, 0x12_0000, 0x1F_0003);
+    /// let pipe = kernel.register_waitable_type::<Pipe>("Pipe", mapping, Access::from_bits_retain(0x1F_0003)).unwrap();
+    /// let p = kernel.create_process(ProcessOptions::default()).unwrap();
+    /// let h = p.create_object(&pipe, Pipe { readable: Signal::new(false) }, None, None).unwrap().handle;
+    /// let t = p.main_thread();
+    /// assert_eq!(t.wait_for_single_object(h, Some(Duration::ZERO)), Ok(WaitStatus::Timeout));
+    /// p.set_object_signal(&pipe, h, Access::from_bits_retain(2), true).unwrap();
+    /// assert_eq!(t.wait_for_single_object(h, Some(Duration::ZERO)), Ok(WaitStatus::Object(0)));
+    /// ```
+    pub fn register_waitable_type<P: crate::Signaled>(
+        &self,
+        name: &str,
+        mapping: GenericMapping,
+        valid: Access,
+    ) -> Result<ObjectType<P>> {
+        fn waitable_of<P: crate::Signaled>(h: &ObjectHeader) -> Option<&crate::wait::Waitable> {
+            h.body::<P>().map(|p| &p.signal().0)
+        }
+        self.shared.types.register(name, mapping, valid, None, Some(waitable_of::<P>))
+    }
+
     /// The entries of the object directory at an absolute path (`\BaseNamedObjects`,
     /// `\Sessions\1\BaseNamedObjects`, `\`), sorted by name: for tooling.
     pub fn list_directory(&self, path: &str) -> Result<Vec<(String, crate::EntryKind)>> {

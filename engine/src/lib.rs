@@ -56,7 +56,7 @@ pub use process::{Child, Created, HandleInfo, Pinned, Process, ProcessOptions};
 pub use reference::ObjectRef;
 pub use security::{Ace, Privilege, SecurityAttributes, SecurityDescriptor, Sid, Token};
 pub use thread::{EventInfo, MutexInfo, NewThread, SemaphoreInfo, Thread};
-pub use wait::WaitStatus;
+pub use wait::{Signal, Signaled, WaitStatus};
 pub use win32::CreationDisposition;
 
 /// The README's example is compiled and run as a doc test, so it stays true.

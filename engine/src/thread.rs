@@ -21,7 +21,7 @@ use crate::objects::{Event, Mutex, Semaphore};
 use crate::process::{inherit_flag, Created, Process, ProcessObject};
 use crate::security::{self, SecurityAttributes};
 use crate::sync::{epoch, lock, Arc, AtomicU32, Ordering};
-use crate::wait::{self, Kind, Signal, WaitContext, WaitStatus, Waitable, MAXIMUM_WAIT_OBJECTS};
+use crate::wait::{self, Kind, SignalOp, WaitContext, WaitStatus, Waitable, MAXIMUM_WAIT_OBJECTS};
 
 /// The payload of a thread object.
 pub(crate) struct ThreadObject {
@@ -367,18 +367,18 @@ impl Thread {
         let guard = epoch::pin();
         let s = self.process.resolve(signal, &guard)?;
         let op = if s.object.is_type(builtin.event.info_ptr()) {
-            Signal::Event
+            SignalOp::Event
         } else if s.object.is_type(builtin.semaphore.info_ptr()) {
-            Signal::Semaphore
+            SignalOp::Semaphore
         } else if s.object.is_type(builtin.mutex.info_ptr()) {
-            Signal::Mutex
+            SignalOp::Mutex
         } else {
             return Err(Error::InvalidHandle);
         };
         let needs = match op {
-            Signal::Event => Access::EVENT_MODIFY_STATE,
-            Signal::Semaphore => Access::SEMAPHORE_MODIFY_STATE,
-            Signal::Mutex => Access::empty(),
+            SignalOp::Event => Access::EVENT_MODIFY_STATE,
+            SignalOp::Semaphore => Access::SEMAPHORE_MODIFY_STATE,
+            SignalOp::Mutex => Access::empty(),
         };
         if !s.access.contains(needs) {
             return Err(Error::AccessDenied);
@@ -447,6 +447,30 @@ impl Process {
         let obj = self.lookup(h, ty.info_ptr(), Access::EVENT_MODIFY_STATE, &guard)?;
         let e = obj.body_of(ty).ok_or(Error::InvalidHandle)?;
         wait::pulse_event(obj, &e.w);
+        Ok(())
+    }
+
+    /// Sets (`true`: every waiter released) or resets the signal state of an object of
+    /// an embedder's waitable type ([`Kernel::register_waitable_type`]). The handle must
+    /// name an object of `ty` (INVALID_HANDLE) and hold `access` (ACCESS_DENIED; the
+    /// embedder decides which right it takes).
+    ///
+    /// [`Kernel::register_waitable_type`]: crate::Kernel::register_waitable_type
+    pub fn set_object_signal<P: crate::Signaled>(
+        &self,
+        ty: &crate::ObjectType<P>,
+        h: Handle,
+        access: Access,
+        signaled: bool,
+    ) -> Result<()> {
+        let guard = epoch::pin();
+        let obj = self.lookup(h, ty.info_ptr(), access, &guard)?;
+        let p = obj.body_of(ty).ok_or(Error::InvalidHandle)?;
+        if signaled {
+            wait::set_event(obj, &p.signal().0);
+        } else {
+            wait::reset_event(&p.signal().0);
+        }
         Ok(())
     }
 

@@ -233,6 +233,33 @@ fn unpark_all(woken: Woken) {
     }
 }
 
+/// A signal state for an embedder's own object type: a notification that is set or
+/// reset, waited on like an event (`Kernel::register_waitable_type`). Setting it
+/// releases every waiter; waits do not consume it (a manual-reset event's rules).
+#[derive(Debug)]
+pub struct Signal(pub(crate) Waitable);
+
+impl Signal {
+    /// A signal state, initially set or not.
+    #[must_use]
+    pub fn new(signaled: bool) -> Signal {
+        Signal(Waitable::new(Kind::Event { manual: true, signaled }))
+    }
+
+    /// True while set.
+    #[must_use]
+    pub fn is_set(&self) -> bool {
+        self.0.event_is_set()
+    }
+}
+
+/// A payload with a signal state: the objects of a type registered with
+/// `Kernel::register_waitable_type` are waited on through it.
+pub trait Signaled: std::any::Any + Send + Sync {
+    /// The payload's signal state.
+    fn signal(&self) -> &Signal;
+}
+
 /// What a payload embeds to be waited on.
 pub(crate) struct Waitable {
     state: Mutex<State>,
@@ -1097,7 +1124,7 @@ fn undo(obj: &ObjectHeader, who: &Owner, was_abandoned: bool) {
 }
 
 /// What `SignalObjectAndWait` does to its first object.
-pub(crate) enum Signal {
+pub(crate) enum SignalOp {
     Event,
     Semaphore,
     Mutex,
@@ -1108,14 +1135,14 @@ pub(crate) enum Signal {
 /// (TOO_MANY_POSTS) undoes an acquisition the wait may already have been given.
 pub(crate) fn signal_and_wait(
     ctx: &WaitContext,
-    signal: (&ObjectHeader, Signal),
+    signal: (&ObjectHeader, SignalOp),
     target: &ObjRef,
     timeout: Option<Duration>,
 ) -> Result<WaitStatus> {
     let who = &ctx.owner;
     let (sig_obj, op) = signal;
     let Some(sig_w) = waitable(sig_obj) else { return Err(Error::InvalidHandle) };
-    if matches!(op, Signal::Mutex) && !owns(sig_w, who) {
+    if matches!(op, SignalOp::Mutex) && !owns(sig_w, who) {
         return Err(Error::NotOwner);
     }
     let Some(w) = waitable(target) else {
@@ -1161,14 +1188,14 @@ pub(crate) fn signal_and_wait(
     outcome(code)
 }
 
-fn do_signal(obj: &ObjectHeader, w: &Waitable, op: &Signal, who: &Owner) -> Result<()> {
+fn do_signal(obj: &ObjectHeader, w: &Waitable, op: &SignalOp, who: &Owner) -> Result<()> {
     match op {
-        Signal::Event => {
+        SignalOp::Event => {
             set_event(obj, w);
             Ok(())
         }
-        Signal::Semaphore => release_semaphore(obj, w, 1).map(|_| ()),
-        Signal::Mutex => release_mutex(obj, w, who),
+        SignalOp::Semaphore => release_semaphore(obj, w, 1).map(|_| ()),
+        SignalOp::Mutex => release_mutex(obj, w, who),
     }
 }
 

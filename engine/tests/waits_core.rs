@@ -199,3 +199,61 @@ fn terminate_ends_a_blocked_wait() {
     drop(p);
     assert_eq!(k.object_count(), base);
 }
+
+// SPEC §7.3: "An embedder may give its type a signal state". A registered waitable type
+// waits like a manual-reset event: a blocked waiter is released by the set, the wait
+// does not consume it, and a reset makes waits time out again.
+#[test]
+fn an_embedder_type_with_a_signal_state() {
+    use kobj::{Access, GenericMapping, Signal, Signaled};
+    struct Pipe {
+        readable: Signal,
+    }
+    impl Signaled for Pipe {
+        fn signal(&self) -> &Signal {
+            &self.readable
+        }
+    }
+    let k = Kernel::new();
+    let base = k.object_count();
+    let mapping = GenericMapping::new(0x12_0001, 0x12_0002, 0x12_0000, 0x1F_0003);
+    let pipe =
+        k.register_waitable_type::<Pipe>("Pipe", mapping, Access::from_bits_retain(0x1F_0003)).unwrap();
+    let p = k.create_process(ProcessOptions::default()).unwrap();
+    let h = p.create_object(&pipe, Pipe { readable: Signal::new(false) }, None, None).unwrap().handle;
+    let modify = Access::from_bits_retain(2);
+    let other = p.create_thread(None).unwrap();
+    std::thread::scope(|s| {
+        let w = s.spawn(|| other.thread.wait_for_single_object(h, LONG));
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!w.is_finished(), "an unset signal blocks");
+        p.set_object_signal(&pipe, h, modify, true).unwrap();
+        assert_eq!(w.join().unwrap(), Ok(WaitStatus::Object(0)));
+    });
+    let t = p.main_thread();
+    assert_eq!(t.wait_for_single_object(h, Some(Duration::ZERO)), Ok(WaitStatus::Object(0)), "not consumed");
+    p.set_object_signal(&pipe, h, modify, false).unwrap();
+    assert_eq!(t.wait_for_single_object(h, Some(Duration::ZERO)), Ok(WaitStatus::Timeout));
+    // The right the embedder asks for is checked, and the type too.
+    let weak = p
+        .duplicate_handle(
+            kobj::Handle::CURRENT_PROCESS,
+            h,
+            Some(kobj::Handle::CURRENT_PROCESS),
+            Access::SYNCHRONIZE,
+            false,
+            kobj::DuplicateOptions::empty(),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(common::code(p.set_object_signal(&pipe, weak, modify, true)), 5);
+    let other_type =
+        k.register_waitable_type::<Pipe>("Pipe2", mapping, Access::from_bits_retain(0x1F_0003)).unwrap();
+    assert_eq!(common::code(p.set_object_signal(&other_type, h, modify, true)), 6);
+    for x in [h, weak, other.handle] {
+        p.close_handle(x).unwrap();
+    }
+    drop((other, t));
+    drop(p);
+    assert_eq!(k.object_count(), base);
+}
