@@ -274,6 +274,22 @@ impl Thread {
         wait::release_mutex(obj, &m.w, &t.ctx.owner)
     }
 
+    /// Sets the recursion count of a mutex this thread holds: a test-only hook that lets
+    /// a test reach the `i32::MAX` limit without 2^31 waits. NOT_OWNER unless this thread
+    /// holds it; `recursion` must be 1..=`i32::MAX` (INVALID_PARAMETER).
+    #[doc(hidden)]
+    pub fn set_mutex_recursion(&self, h: Handle, recursion: u32) -> Result<()> {
+        let t = self.alive()?;
+        if recursion == 0 || recursion > i32::MAX as u32 {
+            return Err(Error::InvalidParameter);
+        }
+        let ty = &self.process.kernel().builtin.mutex;
+        let guard = epoch::pin();
+        let obj = self.process.lookup(h, ty.info_ptr(), Access::empty(), &guard)?;
+        let m = obj.body_of(ty).ok_or(Error::InvalidHandle)?;
+        wait::set_recursion(&m.w, &t.ctx.owner, recursion)
+    }
+
     /// `WaitForSingleObject`. -1 and -2 are this thread's process and this thread.
     pub fn wait_for_single_object(&self, h: Handle, timeout: Option<Duration>) -> Result<WaitStatus> {
         self.wait(std::slice::from_ref(&h), false, timeout, true)

@@ -1028,6 +1028,20 @@ pub(crate) fn mutex_last_handle(obj: &ObjectHeader, w: &Waitable) {
     drop(off_list);
 }
 
+/// The test hook behind `Thread::set_mutex_recursion`.
+pub(crate) fn set_recursion(w: &Waitable, who: &Owner, n: u32) -> Result<()> {
+    let mut l = w.lock();
+    let owned = l.state.kind.owned_by(who);
+    match &mut l.state.kind {
+        Kind::Mutex { recursion, .. } if owned => {
+            *recursion = n;
+            Ok(())
+        }
+        Kind::Mutex { .. } => Err(Error::NotOwner),
+        _ => Err(Error::InvalidHandle),
+    }
+}
+
 /// Whether `who` owns the mutex `w` (a precheck for `SignalObjectAndWait`).
 pub(crate) fn owns(w: &Waitable, who: &Owner) -> bool {
     w.lock().state.kind.owned_by(who)
