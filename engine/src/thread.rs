@@ -74,12 +74,9 @@ impl ThreadObject {
     /// `ExitThread` without the process's part: abandons the thread's mutexes, ends its
     /// waits, then signals the thread object. False if it had already exited.
     pub(crate) fn exit(&self, header: &ObjectHeader, code: u32) -> bool {
-        // Before anything can see the thread as exited.
-        if self.ctx.owner.is_exited() {
-            return false;
-        }
-        self.exit_code.store(code, Ordering::Relaxed);
-        if !wait::exit(&self.ctx.owner) {
+        // The code is stored by the one exit that wins, before anything can see the
+        // thread as exited (two racing exits: the loser's code is not kept).
+        if !wait::exit(&self.ctx.owner, || self.exit_code.store(code, Ordering::Relaxed)) {
             return false;
         }
         wait::signal_once(header, &self.signal);

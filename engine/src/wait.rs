@@ -1062,13 +1062,15 @@ pub(crate) fn signal_once(obj: &ObjectHeader, w: &Waitable) {
 }
 
 /// The thread `who` exits: its waits end with ACCESS_DENIED, then every mutex it owns
-/// is abandoned and handed to its next waiter. False if it had already exited.
-pub(crate) fn exit(who: &Arc<Owner>) -> bool {
+/// is abandoned and handed to its next waiter. False if it had already exited; else
+/// `first` runs first, under the owner's lock (the thread's exit code is stored there).
+pub(crate) fn exit(who: &Arc<Owner>, first: impl FnOnce()) -> bool {
     let (owned, waits) = {
         let mut s = lock(&who.state);
         if s.exited {
             return false;
         }
+        first();
         s.exited = true;
         // Release: pairs with `is_exited`.
         who.exited.store(true, Ordering::Release);

@@ -294,3 +294,32 @@ fn recursion_past_its_limit_is_refused() {
     drop(p);
     assert_eq!(k.object_count(), base);
 }
+
+// SPEC §7.2: `thread.exit(code)` on a thread that has exited is ACCESS_DENIED. Two host
+// threads racing to exit one guest thread: exactly one wins, and the exit code is the
+// winner's.
+#[test]
+fn racing_exits_keep_the_winners_code() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = k.create_process(ProcessOptions::default()).unwrap();
+    for round in 0..200u32 {
+        let t = p.create_thread(None).unwrap();
+        let results: Vec<_> = std::thread::scope(|s| {
+            let racers: Vec<_> = (1..=2u32)
+                .map(|c| {
+                    let t = t.thread.clone();
+                    s.spawn(move || (c, t.exit(round * 10 + c)))
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let winners: Vec<u32> = results.iter().filter(|(_, r)| r.is_ok()).map(|(c, _)| *c).collect();
+        assert_eq!(winners.len(), 1, "round {round}: exactly one exit wins");
+        assert!(results.iter().all(|(_, r)| r.is_ok() || r.map_err(|e| e.code()) == Err(5)));
+        assert_eq!(t.thread.exit_code(), round * 10 + winners[0], "round {round}: the winner's code");
+        p.close_handle(t.handle).unwrap();
+    }
+    drop(p);
+    assert_eq!(k.object_count(), base);
+}
