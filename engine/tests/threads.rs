@@ -9,11 +9,9 @@ use std::time::Duration;
 
 use common::*;
 use kobj::{
-    Access, CreationDisposition, DuplicateOptions, EventInfo, Handle, Kernel, MutexInfo, Process,
-    ProcessOptions, SecurityAttributes, SecurityDescriptor, SemaphoreInfo, Thread, WaitStatus,
+    Access, CreationDisposition, DuplicateOptions, Handle, Kernel, Process, ProcessOptions,
+    SecurityAttributes, SecurityDescriptor, Thread, WaitStatus,
 };
-
-const NOT_OWNER: u32 = 288;
 
 const ZERO: Option<Duration> = Some(Duration::ZERO);
 const SHORT: Option<Duration> = Some(Duration::from_millis(30));
@@ -22,22 +20,6 @@ const SETTLE: Duration = Duration::from_millis(100);
 
 /// A value no table of these tests ever issues (Wine's 0xdeadbee0).
 const BAD: Handle = Handle::from_raw(0xdead_bee0);
-
-fn mutex_info(p: &Process, h: Handle) -> (Option<u32>, u32, bool) {
-    let MutexInfo { owner, recursion, abandoned } = p.query_mutex(h).expect("query_mutex");
-    (owner, recursion, abandoned)
-}
-
-fn sem_info(p: &Process, h: Handle) -> (i32, i32) {
-    let SemaphoreInfo { count, maximum } = p.query_semaphore(h).expect("query_semaphore");
-    (count, maximum)
-}
-
-/// (manual_reset, signaled)
-fn event_info(p: &Process, h: Handle) -> (bool, bool) {
-    let EventInfo { manual_reset, signaled } = p.query_event(h).expect("query_event");
-    (manual_reset, signaled)
-}
 
 fn new_thread(p: &Process) -> Thread {
     p.create_thread(None).expect("create_thread").thread

@@ -14,9 +14,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use kobj::{EventInfo, Handle, Kernel, MutexInfo, Process, SemaphoreInfo, Thread, WaitStatus};
-
-const NOT_OWNER: u32 = 288;
+use kobj::{Handle, Kernel, Process, Thread, WaitStatus};
 
 /// A wait that only tests.
 const ZERO: Option<Duration> = Some(Duration::ZERO);
@@ -25,22 +23,6 @@ const ZERO: Option<Duration> = Some(Duration::ZERO);
 const LONG: Option<Duration> = Some(Duration::from_secs(10));
 /// How long a waiter is given to block before the test checks it has not returned.
 const SETTLE: Duration = Duration::from_millis(100);
-
-fn mutex_info(p: &Process, h: Handle) -> (Option<u32>, u32, bool) {
-    let MutexInfo { owner, recursion, abandoned } = p.query_mutex(h).expect("query_mutex");
-    (owner, recursion, abandoned)
-}
-
-fn sem_info(p: &Process, h: Handle) -> (i32, i32) {
-    let SemaphoreInfo { count, maximum } = p.query_semaphore(h).expect("query_semaphore");
-    (count, maximum)
-}
-
-/// (manual_reset, signaled)
-fn event_info(p: &Process, h: Handle) -> (bool, bool) {
-    let EventInfo { manual_reset, signaled } = p.query_event(h).expect("query_event");
-    (manual_reset, signaled)
-}
 
 fn new_thread(p: &Process) -> Thread {
     p.create_thread(None).expect("create_thread").thread

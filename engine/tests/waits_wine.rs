@@ -12,12 +12,8 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use kobj::{
-    Access, CreationDisposition, EventInfo, Handle, Kernel, MutexInfo, Process, SemaphoreInfo, Thread,
-    WaitStatus,
-};
+use kobj::{Access, CreationDisposition, Handle, Kernel, Process, Thread, WaitStatus};
 
-const NOT_OWNER: u32 = 288;
 const PRIVILEGE_NOT_HELD: u32 = 1314;
 
 const ZERO: Option<Duration> = Some(Duration::ZERO);
@@ -28,22 +24,6 @@ const INVALID: usize = 0xdead_bee0;
 
 fn ms(n: u64) -> Option<Duration> {
     Some(Duration::from_millis(n))
-}
-
-fn mutex_info(p: &Process, h: Handle) -> (Option<u32>, u32, bool) {
-    let MutexInfo { owner, recursion, abandoned } = p.query_mutex(h).expect("query_mutex");
-    (owner, recursion, abandoned)
-}
-
-fn sem_info(p: &Process, h: Handle) -> (i32, i32) {
-    let SemaphoreInfo { count, maximum } = p.query_semaphore(h).expect("query_semaphore");
-    (count, maximum)
-}
-
-/// (manual_reset, signaled)
-fn event_info(p: &Process, h: Handle) -> (bool, bool) {
-    let EventInfo { manual_reset, signaled } = p.query_event(h).expect("query_event");
-    (manual_reset, signaled)
 }
 
 /// `h` with its low two bits set to `bits` (Wine's modify_handle).

@@ -16,6 +16,7 @@ pub const FILE_EXISTS: u32 = 80;
 pub const INVALID_PARAMETER: u32 = 87;
 pub const NEGATIVE_SEEK: u32 = 131;
 pub const TOO_MANY_POSTS: u32 = 298;
+pub const NOT_OWNER: u32 = 288;
 pub const NO_SYSTEM_RESOURCES: u32 = 1450;
 
 /// The six pseudo-handles -1 ..= -6 (SPEC §3 "Handles and tables").
@@ -148,4 +149,22 @@ impl Rng {
     pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
+}
+
+/// `query_mutex` as a tuple: (owner, recursion, abandoned).
+pub fn mutex_info(p: &Process, h: Handle) -> (Option<u32>, u32, bool) {
+    let kobj::MutexInfo { owner, recursion, abandoned } = p.query_mutex(h).expect("query_mutex");
+    (owner, recursion, abandoned)
+}
+
+/// `query_semaphore` as a tuple: (count, maximum).
+pub fn sem_info(p: &Process, h: Handle) -> (i32, i32) {
+    let kobj::SemaphoreInfo { count, maximum } = p.query_semaphore(h).expect("query_semaphore");
+    (count, maximum)
+}
+
+/// `query_event` as a tuple: (manual_reset, signaled).
+pub fn event_info(p: &Process, h: Handle) -> (bool, bool) {
+    let kobj::EventInfo { manual_reset, signaled } = p.query_event(h).expect("query_event");
+    (manual_reset, signaled)
 }
