@@ -168,3 +168,35 @@ pub fn event_info(p: &Process, h: Handle) -> (bool, bool) {
     let kobj::EventInfo { manual_reset, signaled } = p.query_event(h).expect("query_event");
     (manual_reset, signaled)
 }
+
+/// A kernel on `Clock::Manual` (SPEC §7.5): time moves only by `advance_clock`.
+pub fn manual_kernel() -> Kernel {
+    Kernel::builder().clock(kobj::Clock::Manual).build()
+}
+
+/// Spins (yielding, never sleeping) until `kernel.next_deadline()` is `want`: under
+/// `Clock::Manual` a blocked timed wait shows there once it is queued, so a test knows a
+/// background wait is in place before it advances the clock. Gives up after 10 s of real
+/// time.
+#[track_caller]
+pub fn await_deadline(kernel: &Kernel, want: Option<std::time::Duration>) {
+    let start = std::time::Instant::now();
+    loop {
+        let now = kernel.next_deadline();
+        if now == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "next_deadline stayed {now:?}, expected {want:?}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// `query_waitable_timer` as a tuple: (manual_reset, signaled, remaining).
+pub fn timer_info(p: &Process, h: Handle) -> (bool, bool, Option<std::time::Duration>) {
+    let kobj::TimerInfo { manual_reset, signaled, remaining } =
+        p.query_waitable_timer(h).expect("query_waitable_timer");
+    (manual_reset, signaled, remaining)
+}
