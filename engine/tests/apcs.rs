@@ -202,8 +202,15 @@ fn test_alertable_wait() {
         worker.join().unwrap()
     });
     use WaitStatus::{IoCompletion, Object, Timeout};
-    assert_eq!(results, [Ok(IoCompletion), Ok(Object(0)), Ok(IoCompletion), Ok(Object(0)), Ok(IoCompletion), Ok(Timeout)]);
-    assert_eq!(*apc_results.lock().unwrap(), [Ok(Object(0)), Ok(Object(0))], "both APCs ran and each took a unit");
+    assert_eq!(
+        results,
+        [Ok(IoCompletion), Ok(Object(0)), Ok(IoCompletion), Ok(Object(0)), Ok(IoCompletion), Ok(Timeout)]
+    );
+    assert_eq!(
+        *apc_results.lock().unwrap(),
+        [Ok(Object(0)), Ok(Object(0))],
+        "both APCs ran and each took a unit"
+    );
     assert_eq!(sem_info(&p, s0), (0, 2));
     assert_eq!(sem_info(&p, s1), (0, 1));
     assert_eq!(k.clock_now(), Duration::ZERO, "no time passed");
@@ -292,9 +299,15 @@ fn a_signalled_object_wins_over_queued_apcs() {
 
     assert_eq!(main.wait_for_single_object_ex(manual, ZERO, true), Ok(WaitStatus::Object(0)));
     assert_eq!(main.wait_for_single_object_ex(manual, LONG, true), Ok(WaitStatus::Object(0)));
-    assert_eq!(main.wait_for_multiple_objects_ex(&[unset, auto], false, LONG, true), Ok(WaitStatus::Object(1)));
+    assert_eq!(
+        main.wait_for_multiple_objects_ex(&[unset, auto], false, LONG, true),
+        Ok(WaitStatus::Object(1))
+    );
     assert_eq!(event_info(&p, auto), (false, false), "the wait took the auto-reset event");
-    assert_eq!(main.wait_for_multiple_objects_ex(&[manual, sem], true, LONG, true), Ok(WaitStatus::Object(0)));
+    assert_eq!(
+        main.wait_for_multiple_objects_ex(&[manual, sem], true, LONG, true),
+        Ok(WaitStatus::Object(0))
+    );
     assert_eq!(sem_info(&p, sem), (0, 1));
     // signal_object_and_wait_ex: the signal makes the wait object signalled.
     assert_eq!(main.signal_object_and_wait_ex(auto, auto, LONG, true), Ok(WaitStatus::Object(0)));
@@ -328,7 +341,11 @@ fn apcs_never_run_in_a_non_alertable_wait() {
     assert_eq!(main.wait_for_multiple_objects_ex(&[unset, sem], true, ZERO, false), Ok(WaitStatus::Timeout));
     assert_eq!(main.wait_for_single_object_ex(set, ZERO, false), Ok(WaitStatus::Object(0)));
     assert_eq!(main.sleep_ex(ZERO, false), Ok(WaitStatus::Timeout));
-    assert_eq!(main.signal_object_and_wait(sem, unset, ZERO), Ok(WaitStatus::Timeout));
+    // (A zero timeout must not block on the manual clock: run where a hang fails the test.)
+    let m = main.clone();
+    let r =
+        within_10s("signal_object_and_wait(.., ZERO)", move || m.signal_object_and_wait(sem, unset, ZERO));
+    assert_eq!(r, Ok(WaitStatus::Timeout));
     assert_eq!(main.signal_object_and_wait_ex(unset, set, ZERO, false), Ok(WaitStatus::Object(0)));
     assert_eq!(count.get(), 0, "no non-alertable wait ran it");
 
@@ -391,7 +408,10 @@ fn an_apc_that_signals_the_awaited_object() {
     // A wait-any on two: the APC sets the second.
     let p2 = p.clone();
     p.queue_user_apc(Handle::CURRENT_THREAD, move || p2.set_event(other).unwrap()).unwrap();
-    assert_eq!(main.wait_for_multiple_objects_ex(&[auto, other], false, LONG, true), Ok(WaitStatus::IoCompletion));
+    assert_eq!(
+        main.wait_for_multiple_objects_ex(&[auto, other], false, LONG, true),
+        Ok(WaitStatus::IoCompletion)
+    );
     assert_eq!(main.wait_for_multiple_objects(&[auto, other], false, ZERO), Ok(WaitStatus::Object(1)));
 
     // An APC that takes a mutex as the waiting thread: it owns it after the wait.

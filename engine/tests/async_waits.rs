@@ -79,10 +79,10 @@ fn pending(t: &Thread, handles: &[Handle], all: bool) -> Fut {
     }
 }
 
-/// Polls a future that must have completed.
+/// Polls a future that must have completed, and drops it.
 #[track_caller]
-fn ready(f: &mut Fut) -> kobj::Result<WaitStatus> {
-    match poll_once(f) {
+fn ready(mut f: Fut) -> kobj::Result<WaitStatus> {
+    match poll_once(&mut f) {
         Poll::Ready(r) => r,
         Poll::Pending => panic!("the wait should have completed"),
     }
@@ -164,9 +164,9 @@ fn ready_objects_are_acquired_as_by_a_blocking_wait() {
     for i in 1..64 {
         assert_eq!(now(&t, &events, false), Ok(WaitStatus::Object(i)));
     }
-    let mut f = pending(&t, &events, false);
+    let f = pending(&t, &events, false);
     p.set_event(events[40]).unwrap();
-    assert_eq!(ready(&mut f), Ok(WaitStatus::Object(40)));
+    assert_eq!(ready(f), Ok(WaitStatus::Object(40)));
 
     done(&k, base, vec![t], vec![p]);
 }
@@ -188,9 +188,11 @@ fn errors_come_out_of_the_future() {
     let nosync = dup_with(&p, other, Access::EVENT_MODIFY_STATE | Access::EVENT_QUERY_STATE);
     let alias = dup_same(&p, good);
     let mapping = p.create_file_mapping(None, None, 0x04, 4096, None).unwrap().handle;
+    let events: Vec<Handle> =
+        (0..65).map(|_| p.create_event(None, true, true, None).unwrap().handle).collect();
+    // Closed last, so that no later handle reuses its value.
     let closed = p.create_event(None, true, true, None).unwrap().handle;
     p.close_handle(closed).unwrap();
-    let events: Vec<Handle> = (0..65).map(|_| p.create_event(None, true, true, None).unwrap().handle).collect();
 
     for all in [false, true] {
         let w = |hs: &[Handle]| code(now(&t, hs, all));
@@ -246,7 +248,7 @@ fn every_signal_wakes_a_pending_future() {
         assert_eq!(wakes.count(), 0);
         signal();
         assert!(wakes.count() >= 1, "the signal woke the future");
-        assert_eq!(ready(&mut f), Ok(want));
+        assert_eq!(ready(f), Ok(want));
     };
     check(&[e], &|| p.set_event(e).unwrap(), WaitStatus::Object(0));
     check(
@@ -276,12 +278,11 @@ fn every_signal_wakes_a_pending_future() {
     mp.set_waitable_timer(timer, Due::After(ms(10)), Duration::ZERO).unwrap();
     mk.advance_clock(ms(9)).unwrap();
     assert_eq!(wakes.count(), 0);
-    assert!(poll_once(&mut f).is_pending());
+    assert!(poll_with(&mut f, &wakes).is_pending(), "the latest poll's waker is the one woken");
     mk.advance_clock(ms(1)).unwrap();
     assert!(wakes.count() >= 1);
-    assert_eq!(ready(&mut f), Ok(WaitStatus::Object(0)));
+    assert_eq!(ready(f), Ok(WaitStatus::Object(0)));
     assert_eq!(timer_info(&mp, timer), (false, false, None), "taken by the future");
-    drop(f);
     done(&mk, mbase, vec![mt], vec![mp]);
 
     let c = child.process.clone();
@@ -309,7 +310,7 @@ fn a_pending_wait_all_takes_nothing_until_all_are_ready() {
     assert!(poll_once(&mut f).is_pending(), "the semaphore is gone now");
     assert_eq!(event_info(&p, e), (false, true), "the event is not taken alone");
     p.release_semaphore(sem, 1).unwrap();
-    assert_eq!(ready(&mut f), Ok(WaitStatus::Object(0)));
+    assert_eq!(ready(f), Ok(WaitStatus::Object(0)));
     assert_eq!(sem_info(&p, sem), (0, 1));
     assert_eq!(event_info(&p, e), (false, false));
 
@@ -327,17 +328,17 @@ fn a_pending_future_inherits_an_abandoned_mutex() {
     let x = new_thread(&p);
     let e = p.create_event(None, true, false, None).unwrap().handle;
     let m = x.create_mutex(None, true, None).unwrap().handle;
-    let mut f = pending(&y, &[e, m], false);
+    let f = pending(&y, &[e, m], false);
     x.exit(0).unwrap();
-    assert_eq!(ready(&mut f), Ok(WaitStatus::Abandoned(1)));
+    assert_eq!(ready(f), Ok(WaitStatus::Abandoned(1)));
     assert_eq!(mutex_info(&p, m), (Some(y.id()), 1, false));
 
     let z = new_thread(&p);
     let m2 = z.create_mutex(None, true, None).unwrap().handle;
     let s = p.create_semaphore(None, 1, 1, None).unwrap().handle;
-    let mut f = pending(&y, &[s, m2], true);
+    let f = pending(&y, &[s, m2], true);
     z.exit(0).unwrap();
-    assert_eq!(ready(&mut f), Ok(WaitStatus::Abandoned(0)));
+    assert_eq!(ready(f), Ok(WaitStatus::Abandoned(0)));
     assert_eq!(mutex_info(&p, m2), (Some(y.id()), 1, false));
     assert_eq!(sem_info(&p, s), (0, 1));
 
@@ -360,8 +361,7 @@ fn exit_and_terminate_end_a_pending_future() {
     assert!(poll_with(&mut f, &wakes).is_pending());
     t.exit(0).unwrap();
     assert!(wakes.count() >= 1, "the exit woke the future");
-    assert_eq!(ready(&mut f).map_err(|e| e.code()), Err(ACCESS_DENIED));
-    drop(f);
+    assert_eq!(ready(f).map_err(|e| e.code()), Err(ACCESS_DENIED));
     p.release_semaphore(sem, 1).unwrap();
     p.set_event(e).unwrap();
     assert_eq!(sem_info(&p, sem), (1, 1), "the ended wait took nothing");
@@ -381,9 +381,8 @@ fn exit_and_terminate_end_a_pending_future() {
     assert!(poll_with(&mut all, &wakes).is_pending());
     c.terminate(1).unwrap();
     assert!(wakes.count() >= 2);
-    assert_eq!(ready(&mut any).map_err(|e| e.code()), Err(ACCESS_DENIED));
-    assert_eq!(ready(&mut all).map_err(|e| e.code()), Err(ACCESS_DENIED));
-    drop((any, all));
+    assert_eq!(ready(any).map_err(|e| e.code()), Err(ACCESS_DENIED));
+    assert_eq!(ready(all).map_err(|e| e.code()), Err(ACCESS_DENIED));
     p.release_semaphore(sem, 1).unwrap();
     p.set_event(e).unwrap();
     assert_eq!(sem_info(&p, sem), (1, 1));
@@ -438,7 +437,7 @@ fn a_future_dropped_while_waiting_leaves_no_waiter() {
 // goes to it.
 #[test]
 fn a_granted_semaphore_is_released_when_the_future_is_dropped() {
-    let k = Kernel::new();
+    let k = manual_kernel();
     let base = k.object_count();
     let p = root(&k);
     let a = new_thread(&p);
@@ -457,16 +456,15 @@ fn a_granted_semaphore_is_released_when_the_future_is_dropped() {
     p.release_semaphore(sem, 1).unwrap();
     assert!(poll_once(&mut fb).is_pending(), "first come first served: a was granted");
     drop(fa);
-    assert_eq!(ready(&mut fb), Ok(WaitStatus::Object(0)), "the unit went to the next waiter");
+    assert_eq!(ready(fb), Ok(WaitStatus::Object(0)), "the unit went to the next waiter");
     assert_eq!(sem_info(&p, sem), (0, 2));
 
-    // The next waiter is a blocked host thread (it shows in next_deadline once queued).
+    // The next waiter is a blocked host thread (on the manual clock, it shows in
+    // next_deadline once queued).
     let fa = pending(&a, &[sem], false);
     thread::scope(|s| {
         let w = s.spawn(|| b.wait_for_single_object(sem, LONG));
-        while k.next_deadline().is_none() {
-            thread::yield_now();
-        }
+        await_deadline(&k, LONG);
         p.release_semaphore(sem, 1).unwrap();
         drop(fa);
         assert_eq!(w.join().unwrap(), Ok(WaitStatus::Object(0)));
@@ -510,11 +508,11 @@ fn a_granted_mutex_passes_on_when_the_future_is_dropped() {
     // Released, b waiting next.
     assert_eq!(x.wait_for_single_object(m, ZERO), Ok(WaitStatus::Object(0)));
     let fa = pending(&a, &[m], false);
-    let mut fb = pending(&b, &[m], false);
+    let fb = pending(&b, &[m], false);
     x.release_mutex(m).unwrap();
     drop(fa);
     assert_eq!(mutex_info(&p, m), (Some(b.id()), 1, false));
-    assert_eq!(ready(&mut fb), Ok(WaitStatus::Object(0)));
+    assert_eq!(ready(fb), Ok(WaitStatus::Object(0)));
     b.release_mutex(m).unwrap();
 
     // Abandoned, nobody else waiting: abandoned again.
@@ -530,10 +528,10 @@ fn a_granted_mutex_passes_on_when_the_future_is_dropped() {
     let y = new_thread(&p);
     let m = y.create_mutex(None, true, None).unwrap().handle;
     let fa = pending(&a, &[m], false);
-    let mut fb = pending(&b, &[m], false);
+    let fb = pending(&b, &[m], false);
     y.exit(0).unwrap();
     drop(fa);
-    assert_eq!(ready(&mut fb), Ok(WaitStatus::Abandoned(0)));
+    assert_eq!(ready(fb), Ok(WaitStatus::Abandoned(0)));
     assert_eq!(mutex_info(&p, m), (Some(b.id()), 1, false));
     b.release_mutex(m).unwrap();
 
@@ -564,7 +562,7 @@ fn a_granted_event_goes_back_or_on_when_the_future_is_dropped() {
     p.set_event(e).unwrap();
     assert!(poll_once(&mut fb).is_pending());
     drop(fa);
-    assert_eq!(ready(&mut fb), Ok(WaitStatus::Object(0)));
+    assert_eq!(ready(fb), Ok(WaitStatus::Object(0)));
     assert_eq!(event_info(&p, e), (false, false));
 
     // pulse: alone, nobody gets it and the event stays reset.
@@ -580,24 +578,24 @@ fn a_granted_event_goes_back_or_on_when_the_future_is_dropped() {
     p.pulse_event(e).unwrap();
     assert!(poll_once(&mut fb).is_pending(), "an auto-reset pulse satisfies one waiter");
     drop(fa);
-    assert_eq!(ready(&mut fb), Ok(WaitStatus::Object(0)));
+    assert_eq!(ready(fb), Ok(WaitStatus::Object(0)));
     assert_eq!(event_info(&p, e), (false, false));
 
     // pulse: b queued after the pulse but before the drop: queued at the time of the drop.
     let fa = pending(&a, &[e], false);
     p.pulse_event(e).unwrap();
-    let mut fb = pending(&b, &[e], false);
+    let fb = pending(&b, &[e], false);
     drop(fa);
-    assert_eq!(ready(&mut fb), Ok(WaitStatus::Object(0)));
+    assert_eq!(ready(fb), Ok(WaitStatus::Object(0)));
     assert_eq!(event_info(&p, e), (false, false));
 
     // A manual-reset pulse grants every waiter; one dropped grant changes nothing.
     let me = p.create_event(None, true, false, None).unwrap().handle;
     let fa = pending(&a, &[me], false);
-    let mut fb = pending(&b, &[me], false);
+    let fb = pending(&b, &[me], false);
     p.pulse_event(me).unwrap();
     drop(fa);
-    assert_eq!(ready(&mut fb), Ok(WaitStatus::Object(0)));
+    assert_eq!(ready(fb), Ok(WaitStatus::Object(0)));
     assert_eq!(event_info(&p, me), (true, false));
     // A set manual-reset event: nothing to undo.
     let fa = pending(&a, &[me], false);
@@ -643,10 +641,9 @@ fn a_granted_wait_all_and_timer_are_given_back() {
 
     // Completed, then dropped: the acquisition stands.
     assert_eq!(a.wait_for_single_object(sem, ZERO), Ok(WaitStatus::Object(0)));
-    let mut fa = pending(&a, &[sem], false);
+    let fa = pending(&a, &[sem], false);
     p.release_semaphore(sem, 1).unwrap();
-    assert_eq!(ready(&mut fa), Ok(WaitStatus::Object(0)));
-    drop(fa);
+    assert_eq!(ready(fa), Ok(WaitStatus::Object(0)));
     assert_eq!(sem_info(&p, sem), (0, 1));
 
     done(&k, base, vec![a, x], vec![p]);
@@ -776,7 +773,7 @@ async fn select_drops_the_losing_wait() {
     let e1 = p.create_event(None, false, false, None).unwrap().handle;
     let e2 = p.create_event(None, false, false, None).unwrap().handle;
     let p2 = p.clone();
-    tokio::spawn(async move {
+    let setter = tokio::spawn(async move {
         tokio::time::sleep(ms(20)).await;
         p2.set_event(e1).unwrap();
     });
@@ -789,6 +786,7 @@ async fn select_drops_the_losing_wait() {
     p.set_event(e2).unwrap();
     assert_eq!(event_info(&p, e2), (false, true), "the losing wait is gone");
     assert_eq!(event_info(&p, e1), (false, false));
+    setter.await.unwrap();
 
     done(&k, base, vec![a, b], vec![p]);
 }
@@ -856,23 +854,26 @@ async fn two_tasks_ping_pong() {
 // second.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blocking_waiter_and_a_future_in_queue_order() {
-    let k = Kernel::new();
+    let k = manual_kernel();
     let base = k.object_count();
     let p = root(&k);
     let (a, b) = (new_thread(&p), new_thread(&p));
     let sem = p.create_semaphore(None, 0, 2, None).unwrap().handle;
     let ta = a.clone();
     let blocking = tokio::task::spawn_blocking(move || ta.wait_for_single_object(sem, LONG));
-    while k.next_deadline().is_none() {
-        tokio::task::yield_now().await;
-    }
+    // On the manual clock the blocked wait shows in next_deadline once it is queued.
+    let k2 = k.clone();
+    tokio::task::spawn_blocking(move || await_deadline(&k2, LONG)).await.unwrap();
     let mut fb = Box::pin(b.wait_async(&[sem], false));
     assert!(poll_once(&mut fb).is_pending());
     p.release_semaphore(sem, 1).unwrap();
     assert_eq!(blocking.await.unwrap(), Ok(WaitStatus::Object(0)), "the first waiter");
     assert!(poll_once(&mut fb).is_pending());
     p.release_semaphore(sem, 1).unwrap();
-    assert_eq!(tokio::time::timeout(Duration::from_secs(10), fb).await.expect("woken"), Ok(WaitStatus::Object(0)));
+    assert_eq!(
+        tokio::time::timeout(Duration::from_secs(10), fb).await.expect("woken"),
+        Ok(WaitStatus::Object(0))
+    );
 
     done(&k, base, vec![a, b], vec![p]);
 }
@@ -881,7 +882,7 @@ async fn a_blocking_waiter_and_a_future_in_queue_order() {
 // runs there, and the next waiter, blocked on this one, gets the object.
 #[test]
 fn a_future_dropped_on_another_host_thread() {
-    let k = Kernel::new();
+    let k = manual_kernel();
     let base = k.object_count();
     let p = root(&k);
     let (a, b) = (new_thread(&p), new_thread(&p));
@@ -890,9 +891,7 @@ fn a_future_dropped_on_another_host_thread() {
     p.set_event(e).unwrap();
     thread::scope(|s| {
         let w = s.spawn(|| b.wait_for_single_object(e, LONG));
-        while k.next_deadline().is_none() {
-            thread::yield_now();
-        }
+        await_deadline(&k, LONG);
         thread::spawn(move || drop(fa)).join().unwrap();
         assert_eq!(w.join().unwrap(), Ok(WaitStatus::Object(0)));
     });

@@ -189,7 +189,10 @@ fn test_waitable_timer_names() {
     assert!(!upper.already_existed, "names are case-sensitive");
     p.close_handle(upper.handle).unwrap();
     let opened = q.open_waitable_timer(Access::TIMER_ALL_ACCESS, false, name).unwrap();
-    assert_eq!(code(q.open_waitable_timer(Access::TIMER_ALL_ACCESS, false, "kobj: TEST WAITABLETIMER")), FILE_NOT_FOUND);
+    assert_eq!(
+        code(q.open_waitable_timer(Access::TIMER_ALL_ACCESS, false, "kobj: TEST WAITABLETIMER")),
+        FILE_NOT_FOUND
+    );
 
     // Armed in q, fired by the clock, seen and taken in p.
     q.set_waitable_timer(opened, Due::After(ms(3)), ONCE).unwrap();
@@ -394,7 +397,7 @@ fn a_due_time_already_reached_fires_inside_set() {
     for manual in [true, false] {
         for due in &past {
             let h = timer(&p, manual);
-            p.set_waitable_timer(h, due.clone(), ONCE).unwrap();
+            p.set_waitable_timer(h, *due, ONCE).unwrap();
             assert_eq!(timer_info(&p, h), (manual, true, None), "{due:?} fired inside the set");
             p.close_handle(h).unwrap();
         }
@@ -649,6 +652,54 @@ fn timed_waits_time_out_only_when_the_clock_passes_their_deadline() {
     assert_eq!(k.next_deadline(), None);
 
     done(&k, base, vec![main, w], vec![p]);
+}
+
+// SPEC §7.1: "Some(Duration::ZERO) tests and returns at once" — on Clock::Manual too,
+// where no advance will ever come: every wait call, each kind of signal_object_and_wait,
+// alertable or not, at the clock's start and after an advance. Each call runs where a
+// hang fails the test instead of stalling the run.
+#[test]
+fn a_zero_timeout_never_blocks_on_the_manual_clock() {
+    type Call = Box<dyn FnOnce(&Thread) -> kobj::Result<WaitStatus> + Send>;
+    let k = manual_kernel();
+    let base = k.object_count();
+    let p = root(&k);
+    let main = p.main_thread();
+    let unset = p.create_event(None, false, false, None).unwrap().handle;
+    let e = p.create_event(None, false, false, None).unwrap().handle;
+    let sem = p.create_semaphore(None, 0, 5, None).unwrap().handle;
+    let m = p.create_mutex(None, false, None).unwrap().handle;
+    let tm = timer(&p, true);
+
+    for advance in [Duration::ZERO, ms(5)] {
+        k.advance_clock(advance).unwrap();
+        assert_eq!(main.wait_for_single_object(m, ZERO), Ok(WaitStatus::Object(0)), "main owns m");
+        let calls: Vec<(&str, Call)> = vec![
+            ("wait_for_single_object", Box::new(move |t| t.wait_for_single_object(unset, ZERO))),
+            ("wait_for_single_object_ex", Box::new(move |t| t.wait_for_single_object_ex(unset, ZERO, true))),
+            ("wait-any", Box::new(move |t| t.wait_for_multiple_objects(&[unset, tm], false, ZERO))),
+            ("wait-all", Box::new(move |t| t.wait_for_multiple_objects_ex(&[unset, tm], true, ZERO, true))),
+            ("signal_object_and_wait (event)", Box::new(move |t| t.signal_object_and_wait(e, unset, ZERO))),
+            (
+                "signal_object_and_wait (semaphore)",
+                Box::new(move |t| t.signal_object_and_wait(sem, unset, ZERO)),
+            ),
+            ("signal_object_and_wait (mutex)", Box::new(move |t| t.signal_object_and_wait(m, unset, ZERO))),
+            ("signal_object_and_wait_ex", Box::new(move |t| t.signal_object_and_wait_ex(e, tm, ZERO, true))),
+            ("sleep_ex", Box::new(|t| t.sleep_ex(ZERO, false))),
+            ("sleep_ex alertable", Box::new(|t| t.sleep_ex(ZERO, true))),
+        ];
+        for (what, call) in calls {
+            let t = main.clone();
+            assert_eq!(within_10s(what, move || call(&t)), Ok(WaitStatus::Timeout), "{what}");
+        }
+    }
+    assert_eq!(k.next_deadline(), None, "no deadline left behind");
+    assert_eq!(sem_info(&p, sem), (2, 5), "each signal happened");
+    assert_eq!(event_info(&p, e), (false, true));
+    assert_eq!(mutex_info(&p, m), (None, 0, false));
+
+    done(&k, base, vec![main], vec![p]);
 }
 
 // SPEC §7.3 (wait-all: all objects in one atomic step or none; acquiring a

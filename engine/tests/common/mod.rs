@@ -200,3 +200,18 @@ pub fn timer_info(p: &Process, h: Handle) -> (bool, bool, Option<std::time::Dura
         p.query_waitable_timer(h).expect("query_waitable_timer");
     (manual_reset, signaled, remaining)
 }
+
+/// Runs `f` on a host thread of its own and returns what it returns, or panics if it has
+/// not returned within 10 s of real time (the thread is left behind): a call that must
+/// not block fails its test instead of hanging the run.
+#[track_caller]
+pub fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        Ok(v) => v,
+        Err(_) => panic!("{what}: still blocked after 10 s"),
+    }
+}
