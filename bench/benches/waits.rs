@@ -5,7 +5,8 @@
 //! worker threads released by a start barrier, each reading its own clock, held at an
 //! end barrier until all have stopped theirs; the span from the first start to the last
 //! end. Throughput is in elements: operations of all threads together for the mutex
-//! groups and `wait_any_64`, round trips for `event_pingpong`.
+//! groups and `wait_any_64`, round trips for `event_pingpong`, wake-ups (two per round
+//! trip) for `async_wake`.
 //!
 //! | group | what one operation is |
 //! |---|---|
@@ -13,12 +14,15 @@
 //! | `mutex_contended` | wait + release of one mutex all N threads share (2 and 4 threads) |
 //! | `event_pingpong` | one round trip between 2 threads over two auto-reset events |
 //! | `wait_any_64` | a wait-any over 64 manual-reset events of which only the last is set |
+//! | `async_wake` | one wake-up: a set on one thread to the awaiting task running on the other (2 threads) |
 //!
 //! kobj's side: one process per benchmark; `mutex_uncontended` and `wait_any_64` wait as
 //! the process's main thread, the multi-threaded groups give each worker a guest thread
 //! of its own (`create_thread`), all of one process, all waiting through the same
-//! handles. The baselines are `std::sync::Mutex`, `parking_lot::Mutex` and
-//! [`CondvarEvent`] (`Mutex<bool>` + `Condvar`).
+//! handles. The baselines are `std::sync::Mutex`, `parking_lot::Mutex`,
+//! [`CondvarEvent`] (`Mutex<bool>` + `Condvar`) and, for `async_wake`, tokio's `Notify`.
+//! In `async_wake` each worker thread drives its own current-thread tokio runtime
+//! (`block_on`), so every wake-up crosses from the setting thread to the other's runtime.
 //!
 //! Every worker does a fixed number of operations, so a run ends whatever the
 //! interleaving: in `mutex_contended` nobody waits for anything but the mutex, and in
@@ -32,7 +36,7 @@ use std::sync::PoisonError;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
-use kobj::{Handle, Kernel, Process, ProcessOptions, Thread, WaitStatus};
+use kobj::{Handle, Kernel, Process, ProcessOptions, Thread, WaitFuture, WaitStatus};
 use kobj_bench::{measure, CondvarEvent, RunNote};
 
 /// The thread counts of `mutex_contended`.
@@ -302,13 +306,103 @@ fn wait_any_64(c: &mut Criterion) {
     guests.finish("wait_any_64/kobj");
 }
 
+thread_local! {
+    /// Each worker thread's own current-thread runtime, built on the thread's first
+    /// `async_wake` run and kept with the (persistent) worker.
+    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+}
+
+/// Awaits `wait`; in the smoke, under a one-minute timeout, so a lost wake-up panics
+/// instead of hanging CI (as [`blocking_timeout`] does for the blocking waits).
+async fn awaited<F: std::future::Future>(wait: F, smoke: bool) -> F::Output {
+    if smoke {
+        tokio::time::timeout(Duration::from_secs(60), wait)
+            .await
+            .expect("a lost wake-up: nothing in a minute")
+    } else {
+        wait.await
+    }
+}
+
+/// The latency of one wake-up: `set_event` on one thread to the task awaiting the event
+/// (`wait_async`) running on the other. A ping-pong of two auto-reset events between two
+/// threads, each awaiting on its own current-thread tokio runtime; an element is one
+/// wake-up (two per round trip). Baseline: the same with two `tokio::sync::Notify`
+/// (`notify_one` keeps a permit when nobody waits, as an auto-reset event stays set).
+fn async_wake(c: &mut Criterion) {
+    let smoke = smoke();
+    let mut group = c.benchmark_group("async_wake");
+    group.throughput(Throughput::Elements(2));
+    {
+        let guests = Guests::new(2);
+        let ping = guests.process.create_event(None, false, false, None).expect("create an event").handle;
+        let pong = guests.process.create_event(None, false, false, None).expect("create an event").handle;
+        let (process, threads) = (&guests.process, &guests.threads);
+        let wait = |me: &Thread, h: Handle| -> WaitFuture { me.wait_async(&[black_box(h)], false) };
+        group.bench_function(BenchmarkId::new("kobj", 2), |b| {
+            b.iter_custom(|iters| {
+                measure(2, iters, |t, iters| {
+                    let me = &threads[t];
+                    RUNTIME.with(|rt| {
+                        rt.block_on(async {
+                            if t == 0 {
+                                for _ in 0..iters {
+                                    process.set_event(black_box(ping)).expect("set");
+                                    acquired(awaited(wait(me, pong), smoke).await, 0);
+                                }
+                            } else {
+                                for _ in 0..iters {
+                                    acquired(awaited(wait(me, ping), smoke).await, 0);
+                                    process.set_event(black_box(pong)).expect("set");
+                                }
+                            }
+                        })
+                    })
+                })
+            })
+        });
+        for e in [ping, pong] {
+            assert_eq!(guests.process.event_state(e), Ok(false), "async_wake/kobj: every set was taken");
+        }
+        guests.finish("async_wake/kobj");
+    }
+    {
+        let (ping, pong) = (tokio::sync::Notify::new(), tokio::sync::Notify::new());
+        group.bench_function(BenchmarkId::new("tokio_notify", 2), |b| {
+            b.iter_custom(|iters| {
+                measure(2, iters, |t, iters| {
+                    RUNTIME.with(|rt| {
+                        rt.block_on(async {
+                            if t == 0 {
+                                for _ in 0..iters {
+                                    black_box(&ping).notify_one();
+                                    awaited(pong.notified(), smoke).await;
+                                }
+                            } else {
+                                for _ in 0..iters {
+                                    awaited(ping.notified(), smoke).await;
+                                    black_box(&pong).notify_one();
+                                }
+                            }
+                        })
+                    })
+                })
+            })
+        });
+    }
+    group.finish();
+}
+
 /// The suite (a module so the macro's undocumented `pub fn` stays private).
 mod suite {
-    use super::{config, event_pingpong, mutex_contended, mutex_uncontended, wait_any_64};
+    use super::{async_wake, config, event_pingpong, mutex_contended, mutex_uncontended, wait_any_64};
     criterion::criterion_group! {
         name = benches;
         config = config();
-        targets = mutex_uncontended, mutex_contended, event_pingpong, wait_any_64
+        targets = mutex_uncontended, mutex_contended, event_pingpong, wait_any_64, async_wake
     }
 }
 

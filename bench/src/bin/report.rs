@@ -20,8 +20,8 @@
 //! `bench/notes.md`, if present, is copied in as the page's closing section.
 //!
 //! The results are those of both bench executables, `benches/table.rs` (the handle-table
-//! groups) and `benches/waits.rs` (the `mutex_*`, `event_pingpong` and `wait_any_64`
-//! groups); each leaves a note of its last measuring run (times, arguments, load) in the
+//! groups) and `benches/waits.rs` (the `mutex_*`, `event_pingpong`, `wait_any_64` and
+//! `async_wake` groups); each leaves a note of its last measuring run (times, arguments, load) in the
 //! target folder, and the page shows both.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -370,6 +370,23 @@ const GROUPS: &[Group] = &[
         reference: "kobj",
         impls: &[("kobj", "kobj `wait_for_multiple_objects(64 handles, false, None)`")],
         params: &["1"],
+        param_label: "threads",
+    },
+    Group {
+        name: "async_wake",
+        title: "async_wake: from a set on one thread to the awaiting task running on another",
+        what: "Two threads ping-pong over two auto-reset events, each awaiting on its own current-thread tokio \
+               runtime (`block_on`), so every wake-up crosses threads. An element is one wake-up (two per round \
+               trip), so ns/op is the latency from the set to the awaiting task running. kobj: two guest threads \
+               of one process, `set_event` + `thread.wait_async(&[h], false).await` (a new `WaitFuture` per \
+               wait); baseline: two `tokio::sync::Notify`, `notify_one` + `notified().await`. \
+               (`benches/waits.rs`)",
+        reference: "kobj",
+        impls: &[
+            ("kobj", "kobj `set_event` + `wait_async(..).await`"),
+            ("tokio_notify", "`tokio::sync::Notify`"),
+        ],
+        params: &["2"],
         param_label: "threads",
     },
 ];
