@@ -62,9 +62,9 @@ pub struct kobj_boundary {
 pub type kobj_sid = u64;
 
 /// Everyone (S-1-1-0): every token holds it.
-pub const KOBJ_SID_EVERYONE: kobj_sid = 1 << 32;
+pub const KOBJ_SID_EVERYONE: kobj_sid = 0x1_0000_0000;
 /// LocalSystem (S-1-5-18).
-pub const KOBJ_SID_SYSTEM: kobj_sid = 2 << 32;
+pub const KOBJ_SID_SYSTEM: kobj_sid = 0x2_0000_0000;
 /// The kind bits of a user SID (`kobj_sid_user`).
 const SID_USER: u64 = 3;
 /// The kind bits of a group SID (`kobj_sid_group`).

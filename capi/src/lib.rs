@@ -107,26 +107,26 @@ const FALSE: BOOL = 0;
 /// `kobj::Error::code`).
 mod code {
     /// ERROR_INVALID_PARAMETER.
-    pub const INVALID_PARAMETER: u32 = 87;
+    pub(crate) const INVALID_PARAMETER: u32 = 87;
     /// ERROR_INVALID_NAME.
-    pub const INVALID_NAME: u32 = 123;
+    pub(crate) const INVALID_NAME: u32 = 123;
     /// ERROR_BUSY: the guest thread is entered on another host thread.
-    pub const BUSY: u32 = 170;
+    pub(crate) const BUSY: u32 = 170;
     /// ERROR_FILENAME_EXCED_RANGE: an `A` name over 260 characters.
-    pub const FILENAME_EXCED_RANGE: u32 = 206;
+    pub(crate) const FILENAME_EXCED_RANGE: u32 = 206;
     /// ERROR_NOACCESS: a required pointer is NULL (what Windows reports when the kernel
     /// probes an invalid user pointer).
-    pub const NOACCESS: u32 = 998;
+    pub(crate) const NOACCESS: u32 = 998;
     /// ERROR_NO_UNICODE_TRANSLATION: an `A` name that is not UTF-8.
-    pub const NO_UNICODE_TRANSLATION: u32 = 1113;
+    pub(crate) const NO_UNICODE_TRANSLATION: u32 = 1113;
     /// ERROR_NO_SUCH_PRIVILEGE.
-    pub const NO_SUCH_PRIVILEGE: u32 = 1313;
+    pub(crate) const NO_SUCH_PRIVILEGE: u32 = 1313;
     /// ERROR_INVALID_SID.
-    pub const INVALID_SID: u32 = 1337;
+    pub(crate) const INVALID_SID: u32 = 1337;
     /// ERROR_INTERNAL_ERROR: a panic was caught at the boundary.
-    pub const INTERNAL_ERROR: u32 = 1359;
+    pub(crate) const INTERNAL_ERROR: u32 = 1359;
     /// ERROR_NOT_SAME_OBJECT: `CompareObjectHandles` of two different objects.
-    pub const NOT_SAME_OBJECT: u32 = 1656;
+    pub(crate) const NOT_SAME_OBJECT: u32 = 1656;
 }
 
 /// An error of this layer, as the engine's error type carries any Win32 code.
