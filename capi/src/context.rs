@@ -120,10 +120,15 @@ pub(crate) fn call<R: Copy>(fail: R, body: impl FnOnce() -> kobj::Result<R>) -> 
 }
 
 /// Runs a body as the entered guest thread: with none entered, `fail` and
-/// ERROR_INVALID_PARAMETER.
+/// ERROR_INVALID_PARAMETER; as a thread that has exited, `fail` and ERROR_ACCESS_DENIED
+/// (SPEC §7.2: calls made as an exited thread fail so, the process-wide ones included,
+/// which the engine's `Process` cannot know were made by this thread).
 pub(crate) fn as_thread<R: Copy>(fail: R, body: impl FnOnce(&GuestThread) -> kobj::Result<R>) -> R {
     call(fail, || {
         let g = current().ok_or(crate::os(code::INVALID_PARAMETER))?;
+        if g.thread.has_exited() {
+            return Err(kobj::Error::AccessDenied);
+        }
         body(&g)
     })
 }

@@ -11,11 +11,21 @@ fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Where cargo put this crate's library files: the profile directory, one up from the
-/// test executable's `deps/`.
-fn lib_dir() -> PathBuf {
+/// This crate's library file `name` as cargo built it for this test run: `cargo test`
+/// builds every crate type of the library into `deps/` (next to this executable) without
+/// copying them up to the profile directory, where an older `cargo build` may have left
+/// one; the newer of the two is used.
+fn library(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target profile directory").to_path_buf()
+    let deps = exe.parent().expect("deps directory");
+    let candidates = [deps.join(name), deps.parent().expect("profile directory").join(name)];
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    candidates
+        .iter()
+        .filter(|p| p.exists())
+        .max_by_key(|p| modified(p))
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} was not built (looked in {})", deps.display()))
 }
 
 fn compiler() -> String {
@@ -53,8 +63,7 @@ fn build(name: &str, out_name: &str, compiler: &str, lang: &[&str], link: &[Stri
 }
 
 fn static_link() -> Vec<String> {
-    let lib = lib_dir().join("libkobj_capi.a");
-    assert!(lib.exists(), "{} is missing", lib.display());
+    let lib = library("libkobj_capi.a");
     let mut link = vec![lib.display().to_string()];
     // What `rustc --print native-static-libs` lists for a static library on Linux.
     link.extend(["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"].map(String::from));
@@ -117,8 +126,8 @@ fn constants_and_types() {
 /// The shared library works the same: one test linked against `libkobj_capi.so`.
 #[test]
 fn shared_library() {
-    let dir = lib_dir();
-    assert!(dir.join("libkobj_capi.so").exists(), "libkobj_capi.so is missing");
+    let so = library("libkobj_capi.so");
+    let dir = so.parent().expect("the library's directory");
     let link = vec![
         format!("-L{}", dir.display()),
         format!("-Wl,-rpath,{}", dir.display()),
