@@ -36,6 +36,9 @@ fn header_is_current() {
     );
 }
 
+/// Win32-named functions whose C signature is not Win32's, so win32.h does not map them.
+const NOT_WIN32_SIGNATURES: &[&str] = &["CreateProcess"];
+
 #[test]
 fn win32_h_maps_every_win32_function() {
     let header = std::fs::read_to_string(crate_dir().join("include/kobj.h")).unwrap();
@@ -48,9 +51,14 @@ fn win32_h_maps_every_win32_function() {
         if !name.starts_with(|c: char| c.is_ascii_uppercase()) || !header.contains(&format!("{word}(")) {
             continue;
         }
+        // kobj_CreateProcess is only the part of CreateProcess kobj owns, not Win32's
+        // signature: it keeps its kobj_ name.
+        if NOT_WIN32_SIGNATURES.contains(&name) {
+            continue;
+        }
         seen += 1;
         let mapping = format!("#define {name} {word}\n");
-        if !win32.contains(&mapping) {
+        if !win32.contains(&mapping) && !missing.iter().any(|m| m == name) {
             missing.push(name.to_owned());
         }
     }
