@@ -43,6 +43,7 @@ mod security;
 mod sync;
 mod table;
 mod thread;
+mod time;
 mod wait;
 mod win32;
 
@@ -57,7 +58,8 @@ pub use process::{Child, Created, HandleInfo, Pinned, Process, ProcessOptions};
 pub use query::{ProcessInfo, ThreadInfo};
 pub use reference::ObjectRef;
 pub use security::{Ace, Privilege, SecurityAttributes, SecurityDescriptor, Sid, Token};
-pub use thread::{EventInfo, MutexInfo, NewThread, SemaphoreInfo, Thread};
+pub use thread::{EventInfo, MutexInfo, NewThread, SemaphoreInfo, Thread, WaitFuture};
+pub use time::{Clock, Due, TimerInfo};
 pub use wait::{Signal, Signaled, WaitStatus};
 pub use win32::CreationDisposition;
 
