@@ -564,6 +564,40 @@ HANDLE kobj_OpenPrivateNamespaceW(LPVOID lpBoundaryDescriptor, LPCWSTR lpAliasPr
 // closes (kobj has no early destruction).
 BOOLEAN kobj_ClosePrivateNamespace(HANDLE Handle, ULONG Flags);
 
+// A new kernel with a per-process handle limit (`limit`; 0: the default 2^30; else
+// clamped to 1..=2^30; `1 << 24` is the NT kernel's own limit) and, with `manual_clock`,
+// a clock that moves only by `kobj_kernel_advance_clock` (deterministic timeouts and
+// timers for replay and tests; its wall time starts at the Unix epoch). Free it with
+// `kobj_kernel_free`.
+kobj_kernel *kobj_kernel_new_with(size_t limit, BOOL manual_clock);
+
+// Moves a manual clock forward by `milliseconds`, firing the timers and timing out the
+// waits that fall due, in due order, on the calling thread. FALSE with
+// ERROR_INVALID_PARAMETER for a kernel on the system clock (or NULL).
+//
+// # Safety
+// `kernel` is NULL or a live `kobj_kernel *`.
+BOOL kobj_kernel_advance_clock(const kobj_kernel *kernel, uint64_t milliseconds);
+
+// `SetWaitableTimer`: resets the timer and arms it for `*lpDueTime` (100-ns units;
+// negative: relative, positive: an absolute FILETIME; a time already past fires at
+// once), then every `lPeriod` milliseconds (0: once; negative: ERROR_INVALID_PARAMETER).
+// Needs TIMER_MODIFY_STATE. A NULL `lpDueTime` is ERROR_NOACCESS.
+//
+// `fResume` asks to wake a suspended machine, which kobj has none of: as Windows on a
+// system without that support, the call succeeds and sets ERROR_NOT_SUPPORTED.
+// A completion routine (`pfnCompletionRoutine` non-NULL) is not supported: the engine
+// gives no hook at expiry to queue it from, so the call fails with ERROR_NOT_SUPPORTED
+// and arms nothing.
+//
+// # Safety
+// `lpDueTime` is NULL or points to a readable `LARGE_INTEGER`.
+BOOL kobj_SetWaitableTimer(HANDLE hTimer, const LARGE_INTEGER *lpDueTime, LONG lPeriod, PTIMERAPCROUTINE pfnCompletionRoutine, LPVOID lpArgToCompletionRoutine, BOOL fResume);
+
+// `CancelWaitableTimer`: disarms the timer; its signal state stays as it is. Needs
+// TIMER_MODIFY_STATE.
+BOOL kobj_CancelWaitableTimer(HANDLE hTimer);
+
 // `WaitForSingleObject`: waits until `hHandle`'s object is signalled (and acquires it)
 // or `dwMilliseconds` pass (INFINITE: never). `GetCurrentProcess()` and
 // `GetCurrentThread()` are the calling process and thread (never signalled while it
@@ -579,14 +613,36 @@ DWORD kobj_WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
 // `lpHandles` is NULL or points to `nCount` handles.
 DWORD kobj_WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOL bWaitAll, DWORD dwMilliseconds);
 
+// `WaitForMultipleObjectsEx`: as `kobj_WaitForMultipleObjects`, alertable as
+// `kobj_WaitForSingleObjectEx`.
+//
+// # Safety
+// `lpHandles` is NULL or points to `nCount` handles.
+DWORD kobj_WaitForMultipleObjectsEx(DWORD nCount, const HANDLE *lpHandles, BOOL bWaitAll, DWORD dwMilliseconds, BOOL bAlertable);
+
 // `SignalObjectAndWait`: signals `hObjectToSignal` (sets an event, releases a semaphore
 // by one or a mutex) and waits on `hObjectToWaitOn` as one step. Both handles are
 // checked first; a signal that fails (ERROR_TOO_MANY_POSTS, ERROR_NOT_OWNER) performs
-// no wait.
-//
-// `bAlertable` is accepted; kobj has no APCs yet (SPEC §7.5 is not in this build), so
-// no APC can be queued and an alertable wait is the same as one that is not.
+// no wait. With `bAlertable`, the wait is alertable (WAIT_IO_COMPLETION after APCs).
 DWORD kobj_SignalObjectAndWait(HANDLE hObjectToSignal, HANDLE hObjectToWaitOn, DWORD dwMilliseconds, BOOL bAlertable);
+
+// `SleepEx`: waits `dwMilliseconds` (INFINITE: forever) and returns 0; with
+// `bAlertable`, APCs queued to this thread run and it returns WAIT_IO_COMPLETION
+// instead. SleepEx has no failure value in Win32: a call that cannot be made (no thread
+// entered, an exited thread) returns 0 at once with the last error set.
+DWORD kobj_SleepEx(DWORD dwMilliseconds, BOOL bAlertable);
+
+// `QueueUserAPC`: queues `pfnAPC(dwData)` to the thread `hThread` names
+// (THREAD_SET_CONTEXT; `GetCurrentThread()` is the calling thread). It runs on that
+// guest thread's host thread, in its next alertable wait, never in another. Returns
+// non-zero on success; 0 with ERROR_GEN_FAILURE if the thread has exited,
+// ERROR_INVALID_PARAMETER for a NULL function. An APC still queued when its thread
+// exits is dropped unrun.
+//
+// # Safety
+// `pfnAPC` is NULL or a function that may be called with `dwData` on the target
+// thread's host thread.
+DWORD kobj_QueueUserAPC(PAPCFUNC pfnAPC, HANDLE hThread, ULONG_PTR dwData);
 
 #ifdef __cplusplus
 }  // extern "C"

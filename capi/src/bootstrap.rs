@@ -20,6 +20,18 @@ pub struct kobj_kernel {
     kernel: Kernel,
 }
 
+impl From<Kernel> for kobj_kernel {
+    fn from(kernel: Kernel) -> Self {
+        kobj_kernel { kernel }
+    }
+}
+
+impl kobj_kernel {
+    pub(crate) fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+}
+
 /// A reference to a guest process (opaque): calls made through it, and the threads made
 /// by `kobj_thread_create`, act as this process.
 pub struct kobj_process {

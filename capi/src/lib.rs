@@ -26,8 +26,9 @@
 //!
 //! Layout: `context` (thread binding, last error, the entry guard), `strings` (names),
 //! `bootstrap` (kernel, processes, threads, descriptors, tokens, boundaries),
-//! `objects` (create/open and the signal calls), `handles`, `waits`, `procthread`
-//! (process and thread calls, private namespaces).
+//! `objects` (create/open and the signal calls), `handles`, `waits` (waits, SleepEx,
+//! QueueUserAPC), `time` (waitable timers, the manual clock), `procthread` (process and
+//! thread calls, private namespaces).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(non_camel_case_types, non_snake_case, clippy::upper_case_acronyms)]
@@ -40,6 +41,7 @@ mod handles;
 mod objects;
 mod procthread;
 mod strings;
+mod time;
 mod waits;
 
 pub use bootstrap::*;
@@ -47,6 +49,7 @@ pub use context::{kobj_GetLastError, kobj_SetLastError, kobj_thread_enter};
 pub use handles::*;
 pub use objects::*;
 pub use procthread::*;
+pub use time::*;
 pub use waits::*;
 
 /// Win32 `HANDLE`: a process-relative handle value (or a pseudo-handle).
@@ -98,6 +101,22 @@ pub struct SECURITY_ATTRIBUTES {
 /// Win32 `LPSECURITY_ATTRIBUTES`.
 pub type LPSECURITY_ATTRIBUTES = *mut SECURITY_ATTRIBUTES;
 
+/// Win32 `LARGE_INTEGER`, as `SetWaitableTimer` reads it: a signed 64-bit count of
+/// 100-nanosecond units (the C union's `QuadPart`; same size and alignment).
+#[repr(C)]
+pub struct LARGE_INTEGER {
+    /// The value.
+    pub QuadPart: i64,
+}
+
+/// Win32 `PAPCFUNC`: a user-mode APC, called with `QueueUserAPC`'s `dwData`.
+pub type PAPCFUNC = Option<unsafe extern "C" fn(Parameter: ULONG_PTR)>;
+
+/// Win32 `PTIMERAPCROUTINE`: a waitable timer's completion routine.
+pub type PTIMERAPCROUTINE = Option<
+    unsafe extern "C" fn(lpArgToCompletionRoutine: LPVOID, dwTimerLowValue: DWORD, dwTimerHighValue: DWORD),
+>;
+
 /// Win32 `TRUE`.
 const TRUE: BOOL = 1;
 /// Win32 `FALSE`.
@@ -106,6 +125,8 @@ const FALSE: BOOL = 0;
 /// The Win32 error codes this layer reports itself (the engine's come from
 /// `kobj::Error::code`).
 mod code {
+    /// ERROR_NOT_SUPPORTED.
+    pub(crate) const NOT_SUPPORTED: u32 = 50;
     /// ERROR_INVALID_PARAMETER.
     pub(crate) const INVALID_PARAMETER: u32 = 87;
     /// ERROR_INVALID_NAME.

@@ -88,6 +88,7 @@ typedef void (*PTIMERAPCROUTINE)(LPVOID lpArgToCompletionRoutine, DWORD dwTimerL
 #define ERROR_INVALID_HANDLE 6
 #define ERROR_NOT_ENOUGH_MEMORY 8
 #define ERROR_GEN_FAILURE 31
+#define ERROR_NOT_SUPPORTED 50
 #define ERROR_FILE_EXISTS 80
 #define ERROR_INVALID_PARAMETER 87
 #define ERROR_INVALID_NAME 123
@@ -222,6 +223,8 @@ typedef void (*PTIMERAPCROUTINE)(LPVOID lpArgToCompletionRoutine, DWORD dwTimerL
 #define ResetEvent kobj_ResetEvent
 #define PulseEvent kobj_PulseEvent
 #define ReleaseSemaphore kobj_ReleaseSemaphore
+#define SetWaitableTimer kobj_SetWaitableTimer
+#define CancelWaitableTimer kobj_CancelWaitableTimer
 
 #define CloseHandle kobj_CloseHandle
 #define DuplicateHandle kobj_DuplicateHandle
@@ -230,8 +233,12 @@ typedef void (*PTIMERAPCROUTINE)(LPVOID lpArgToCompletionRoutine, DWORD dwTimerL
 #define CompareObjectHandles kobj_CompareObjectHandles
 
 #define WaitForSingleObject kobj_WaitForSingleObject
+#define WaitForSingleObjectEx kobj_WaitForSingleObjectEx
 #define WaitForMultipleObjects kobj_WaitForMultipleObjects
+#define WaitForMultipleObjectsEx kobj_WaitForMultipleObjectsEx
 #define SignalObjectAndWait kobj_SignalObjectAndWait
+#define SleepEx kobj_SleepEx
+#define QueueUserAPC kobj_QueueUserAPC
 
 #define GetCurrentProcess kobj_GetCurrentProcess
 #define GetCurrentThread kobj_GetCurrentThread
