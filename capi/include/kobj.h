@@ -604,6 +604,11 @@ BOOL kobj_CancelWaitableTimer(HANDLE hTimer);
 // runs). The handle needs SYNCHRONIZE (else ERROR_ACCESS_DENIED).
 DWORD kobj_WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
 
+// `WaitForSingleObjectEx`: as `kobj_WaitForSingleObject`; with `bAlertable`, an object
+// already signalled is taken first, otherwise APCs queued to this thread (before or
+// during the wait) run here and the wait returns WAIT_IO_COMPLETION.
+DWORD kobj_WaitForSingleObjectEx(HANDLE hHandle, DWORD dwMilliseconds, BOOL bAlertable);
+
 // `WaitForMultipleObjects`: 1 to 64 handles; with `bWaitAll` FALSE the lowest signalled
 // index is acquired (WAIT_OBJECT_0 + i), with TRUE all at once (WAIT_OBJECT_0).
 // Pseudo-handles are ERROR_INVALID_HANDLE here; one object named twice in a wait-all is

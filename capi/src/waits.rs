@@ -28,8 +28,25 @@ const MAXIMUM_WAIT_OBJECTS: usize = 64;
 /// runs). The handle needs SYNCHRONIZE (else ERROR_ACCESS_DENIED).
 #[no_mangle]
 pub extern "C" fn kobj_WaitForSingleObject(hHandle: HANDLE, dwMilliseconds: DWORD) -> DWORD {
+    kobj_WaitForSingleObjectEx(hHandle, dwMilliseconds, FALSE)
+}
+
+/// `WaitForSingleObjectEx`: as `kobj_WaitForSingleObject`; with `bAlertable`, an object
+/// already signalled is taken first, otherwise APCs queued to this thread (before or
+/// during the wait) run here and the wait returns WAIT_IO_COMPLETION.
+#[no_mangle]
+pub extern "C" fn kobj_WaitForSingleObjectEx(
+    hHandle: HANDLE,
+    dwMilliseconds: DWORD,
+    bAlertable: BOOL,
+) -> DWORD {
     as_thread(WAIT_FAILED, |g| {
-        Ok(g.thread.wait_for_single_object(from_c(hHandle), timeout(dwMilliseconds))?.code())
+        let status = g.thread.wait_for_single_object_ex(
+            from_c(hHandle),
+            timeout(dwMilliseconds),
+            bAlertable != FALSE,
+        )?;
+        Ok(status.code())
     })
 }
 

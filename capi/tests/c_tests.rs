@@ -119,6 +119,11 @@ fn processes_threads_security_namespaces() {
 }
 
 #[test]
+fn timers_and_apcs() {
+    c_test("timers_apcs");
+}
+
+#[test]
 fn constants_and_types() {
     c_test("constants");
 }
