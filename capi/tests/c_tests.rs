@@ -41,6 +41,17 @@ fn extra_flags() -> Vec<String> {
 /// Compiles `tests/c/<name>.c` and links it with `link` (the library and what it needs).
 fn build(name: &str, out_name: &str, compiler: &str, lang: &[&str], link: &[String]) -> PathBuf {
     let source = crate_dir().join("tests/c").join(format!("{name}.c"));
+    build_source(&source, name, out_name, compiler, lang, link)
+}
+
+fn build_source(
+    source: &Path,
+    name: &str,
+    out_name: &str,
+    compiler: &str,
+    lang: &[&str],
+    link: &[String],
+) -> PathBuf {
     let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(out_name);
     let status = Command::new(compiler)
         .args(lang)
@@ -50,7 +61,7 @@ fn build(name: &str, out_name: &str, compiler: &str, lang: &[&str], link: &[Stri
         .arg("-I")
         .arg(crate_dir().join("tests/c"))
         .args(extra_flags())
-        .arg(&source)
+        .arg(source)
         // What follows is not source: the library is linked as itself.
         .args(["-x", "none"])
         .arg("-o")
@@ -143,9 +154,30 @@ fn shared_library() {
 }
 
 /// The headers compile as C++ too (cbindgen's `extern "C"` guard), and the program runs.
+/// A machine with no C++ compiler (`$CXX`, else `c++`) skips it, saying so; a C compiler
+/// is always there, as the Rust toolchain links with it.
 #[test]
 fn headers_compile_as_cpp() {
     let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".to_owned());
+    if Command::new(&cxx).arg("--version").output().is_err() {
+        eprintln!("headers_compile_as_cpp: no C++ compiler ({cxx}); skipped");
+        return;
+    }
     let program = build("constants", "constants_cpp", &cxx, &["-x", "c++", "-std=c++17"], &static_link());
     run(&program, "constants (C++)");
+}
+
+/// The README's C example compiles, runs and prints what its comments say.
+#[test]
+fn readme_example() {
+    let readme = std::fs::read_to_string(crate_dir().join("README.md")).expect("README.md");
+    let after = readme.split("## Example").nth(1).expect("an Example section");
+    let code = after.split("```c\n").nth(1).and_then(|c| c.split("```").next()).expect("a C block");
+    let source = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("readme_example.c");
+    std::fs::write(&source, code).expect("write the example");
+    let program =
+        build_source(&source, "readme_example", "readme_example", &compiler(), &["-std=c11"], &static_link());
+    let output = Command::new(&program).output().expect("run the example");
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "1\n1\n1\n0\n");
 }
