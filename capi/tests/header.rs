@@ -65,3 +65,42 @@ fn win32_h_maps_every_win32_function() {
     assert!(seen > 50, "found only {seen} Win32-named functions in kobj.h");
     assert!(missing.is_empty(), "kobj/win32.h lacks a #define for {missing:?}");
 }
+
+/// Every function kobj.h declares is called from the C suite (by its Win32 name where
+/// win32.h maps it), so each is exercised from C.
+#[test]
+fn the_c_suite_calls_every_function() {
+    let header = std::fs::read_to_string(crate_dir().join("include/kobj.h")).unwrap();
+    let mut suite = String::new();
+    for entry in std::fs::read_dir(crate_dir().join("tests/c")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "c") {
+            suite += &std::fs::read_to_string(path).unwrap();
+        }
+    }
+    let calls = |name: &str| {
+        suite.match_indices(name).any(|(i, _)| {
+            let before = suite[..i].chars().next_back();
+            let after = suite[i + name.len()..].chars().next();
+            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                && matches!(after, Some('(') | Some(',') | Some(')'))
+        })
+    };
+    let mut uncalled = Vec::new();
+    for line in header.lines().filter(|l| !l.starts_with("//") && l.contains('(')) {
+        let Some(start) = line.find("kobj_") else { continue };
+        let word: String =
+            line[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if !line[start + word.len()..].starts_with('(') {
+            continue;
+        }
+        let name = word.strip_prefix("kobj_").unwrap();
+        let win32 =
+            name.starts_with(|c: char| c.is_ascii_uppercase()) && !NOT_WIN32_SIGNATURES.contains(&name);
+        let called = if win32 { calls(name) } else { calls(&word) };
+        if !called {
+            uncalled.push(word);
+        }
+    }
+    assert!(uncalled.is_empty(), "not called from tests/c: {uncalled:?}");
+}

@@ -10,7 +10,7 @@
 #include "check.h"
 
 static kobj_thread *worker_thread;
-static HANDLE go, done, mutex, sem, e1, e2;
+static HANDLE go, done, mutex, sem, e1, e2, pulse;
 static atomic_int stage;
 
 static void wait_stage(int n) {
@@ -34,6 +34,10 @@ static void *worker(void *arg) {
     HANDLE all[2] = {e1, e2};
     atomic_store(&stage, 4);
     CHECK(WaitForMultipleObjects(2, all, TRUE, INFINITE) == WAIT_OBJECT_0);
+    /* 4b. A pulse releases this waiter. */
+    atomic_store(&stage, 5);
+    CHECK(WaitForSingleObject(pulse, INFINITE) == WAIT_OBJECT_0);
+    atomic_store(&stage, 6);
     /* 5. SignalObjectAndWait: sets `done`, waits for `go` (auto-reset) again. */
     CHECK(SignalObjectAndWait(done, go, INFINITE, FALSE) == WAIT_OBJECT_0);
     /* 6. Exits holding the mutex: it is abandoned. ExitThread returns here. */
@@ -65,7 +69,11 @@ int main(void) {
     sem = CreateSemaphoreA(NULL, 0, 1, NULL);
     e1 = CreateEventA(NULL, TRUE, FALSE, NULL); /* manual-reset */
     e2 = CreateEventA(NULL, TRUE, FALSE, NULL);
-    CHECK(go && done && mutex && sem && e1 && e2);
+    pulse = CreateEventA(NULL, FALSE, FALSE, NULL);
+    CHECK(go && done && mutex && sem && e1 && e2 && pulse);
+    /* PulseEvent with nobody waiting leaves the event reset (Microsoft's docs). */
+    CHECK(PulseEvent(pulse));
+    CHECK(WaitForSingleObject(pulse, 0) == WAIT_TIMEOUT);
 
     /* Created on this host thread, entered on the worker's. */
     HANDLE hWorker = NULL;
@@ -98,6 +106,14 @@ int main(void) {
     /* The worker's wait-all has taken nothing yet: e1 is still set for a wait-any. */
     CHECK(WaitForSingleObject(e1, 0) == WAIT_OBJECT_0);
     CHECK(SetEvent(e2));
+    /* Pulse until the worker's wait has been satisfied: each pulse releases whoever waits
+       at that instant and leaves the event reset. */
+    wait_stage(5);
+    while (atomic_load(&stage) < 6) {
+        CHECK(PulseEvent(pulse));
+        sched_yield();
+    }
+    CHECK(WaitForSingleObject(pulse, 0) == WAIT_TIMEOUT);
     /* The worker signals `done` and waits for `go` in one step. */
     CHECK(WaitForSingleObject(done, INFINITE) == WAIT_OBJECT_0);
     CHECK(SetEvent(go));
@@ -120,7 +136,7 @@ int main(void) {
     CHECK(GetLastError() == 0); /* set by the other host thread */
     enter(&p);
 
-    HANDLE hs[] = {go, done, mutex, sem, e1, e2, hWorker};
+    HANDLE hs[] = {go, done, mutex, sem, e1, e2, pulse, hWorker};
     for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++) CHECK(CloseHandle(hs[i]));
     kobj_thread_free(worker_thread);
     kobj_thread_free(roamer);
