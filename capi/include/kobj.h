@@ -267,7 +267,8 @@ BOOL kobj_CloseHandle(HANDLE hObject);
 // handle's inheritance. A NULL target process with DUPLICATE_CLOSE_SOURCE only closes
 // the source. `*lpTargetHandle` receives the new handle if `lpTargetHandle` is not NULL
 // (Win32 allows NULL, for compatibility). CLOSE_SOURCE closes a valid source even when
-// the duplication fails.
+// the duplication fails. `GetCurrentThread()` from `GetCurrentProcess()` duplicates into
+// a real handle to the calling thread.
 //
 // # Safety
 // `lpTargetHandle` is NULL or valid for a write.

@@ -2,9 +2,9 @@
 //! CompareObjectHandles. Each returns FALSE with the error's code on failure and leaves
 //! the last error alone on success.
 
-use kobj::{Access, DuplicateOptions, HandleFlags};
+use kobj::{Access, DuplicateOptions, Handle, HandleFlags};
 
-use crate::context::as_thread;
+use crate::context::{as_thread, GuestThread};
 use crate::objects::bool_call;
 use crate::{
     code, from_c, os, to_c, win_bool, write_opt, write_req, BOOL, DWORD, FALSE, HANDLE, LPDWORD, LPHANDLE,
@@ -25,7 +25,8 @@ pub extern "C" fn kobj_CloseHandle(hObject: HANDLE) -> BOOL {
 /// handle's inheritance. A NULL target process with DUPLICATE_CLOSE_SOURCE only closes
 /// the source. `*lpTargetHandle` receives the new handle if `lpTargetHandle` is not NULL
 /// (Win32 allows NULL, for compatibility). CLOSE_SOURCE closes a valid source even when
-/// the duplication fails.
+/// the duplication fails. `GetCurrentThread()` from `GetCurrentProcess()` duplicates into
+/// a real handle to the calling thread.
 ///
 /// # Safety
 /// `lpTargetHandle` is NULL or valid for a write.
@@ -41,20 +42,63 @@ pub unsafe extern "C" fn kobj_DuplicateHandle(
 ) -> BOOL {
     bool_call(|g| {
         let target = (!hTargetProcessHandle.is_null()).then(|| from_c(hTargetProcessHandle));
-        let new = g.process().duplicate_handle(
-            from_c(hSourceProcessHandle),
-            from_c(hSourceHandle),
-            target,
-            Access::from_bits_retain(dwDesiredAccess),
-            bInheritHandle != FALSE,
-            DuplicateOptions::from_bits_truncate(dwOptions),
-        )?;
+        let source_process = from_c(hSourceProcessHandle);
+        let source = from_c(hSourceHandle);
+        let access = Access::from_bits_retain(dwDesiredAccess);
+        let options = DuplicateOptions::from_bits_truncate(dwOptions);
+        let new = if source == Handle::CURRENT_THREAD && source_process == Handle::CURRENT_PROCESS {
+            current_thread(g, target, access, bInheritHandle != FALSE, options)?
+        } else {
+            g.process().duplicate_handle(
+                source_process,
+                source,
+                target,
+                access,
+                bInheritHandle != FALSE,
+                options,
+            )?
+        };
         if let Some(new) = new {
             // SAFETY: the caller guarantees NULL or valid for a write.
             unsafe { write_opt(lpTargetHandle, to_c(new)) };
         }
         Ok(())
     })
+}
+
+/// `DuplicateHandle` of `GetCurrentThread()` from `GetCurrentProcess()`: a real handle to
+/// the calling thread (THREAD_ALL_ACCESS under DUPLICATE_SAME_ACCESS), the common way to
+/// get one. The engine's `Process` does not know which thread is calling, so this layer
+/// opens the entered thread by id (an access check against the thread's DACL, which
+/// grants its own user everything by default) and moves that handle to the target.
+fn current_thread(
+    g: &GuestThread,
+    target: Option<Handle>,
+    access: Access,
+    inherit: bool,
+    options: DuplicateOptions,
+) -> kobj::Result<Option<Handle>> {
+    let p = g.process();
+    let Some(target) = target else {
+        // Closing a pseudo-handle does nothing; without CLOSE_SOURCE: no target.
+        return if options.contains(DuplicateOptions::CLOSE_SOURCE) {
+            Ok(None)
+        } else {
+            Err(os(code::INVALID_PARAMETER))
+        };
+    };
+    let access =
+        if options.contains(DuplicateOptions::SAME_ACCESS) { Access::THREAD_ALL_ACCESS } else { access };
+    // A pseudo-handle has no attributes to copy.
+    let inherit = inherit && !options.contains(DuplicateOptions::SAME_ATTRIBUTES);
+    let own = p.open_thread(access, inherit, g.thread.id())?;
+    if target == Handle::CURRENT_PROCESS {
+        return Ok(Some(own));
+    }
+    let moved =
+        DuplicateOptions::SAME_ACCESS | DuplicateOptions::SAME_ATTRIBUTES | DuplicateOptions::CLOSE_SOURCE;
+    // CLOSE_SOURCE closes `own` whether or not the move succeeds.
+    p.duplicate_handle(Handle::CURRENT_PROCESS, own, Some(target), Access::empty(), false, moved)
 }
 
 /// `GetHandleInformation`: writes the handle's HANDLE_FLAG_INHERIT and

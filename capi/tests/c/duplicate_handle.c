@@ -77,6 +77,26 @@ int main(void) {
     CHECK(GetProcessId(self) == GetCurrentProcessId());
     CHECK(GetHandleInformation(self, &flags) && flags == HANDLE_FLAG_INHERIT);
 
+    /* GetCurrentThread() duplicates into a real handle to the calling thread (the usual
+       way to get one; THREAD_ALL_ACCESS under DUPLICATE_SAME_ACCESS). */
+    DWORD before = 0, after = 0;
+    CHECK(GetProcessHandleCount(GetCurrentProcess(), &before));
+    HANDLE me = NULL;
+    CHECK(DuplicateHandle(GetCurrentProcess(), GetCurrentThread(), GetCurrentProcess(), &me, 0, FALSE,
+                          DUPLICATE_SAME_ACCESS));
+    CHECK(me != GetCurrentThread() && GetThreadId(me) == GetCurrentThreadId());
+    CHECK(WaitForSingleObject(me, 0) == WAIT_TIMEOUT); /* a running thread */
+    HANDLE meInC = NULL;
+    CHECK(DuplicateHandle(GetCurrentProcess(), GetCurrentThread(), hChild, &meInC, SYNCHRONIZE, TRUE, 0));
+    CHECK(GetProcessHandleCount(GetCurrentProcess(), &after) && after == before + 1); /* just `me` */
+    enter(&c);
+    CHECK(WaitForSingleObject(meInC, 0) == WAIT_TIMEOUT);
+    CHECK_FAILS(GetThreadId(meInC), 0, ERROR_ACCESS_DENIED); /* SYNCHRONIZE only */
+    CHECK(GetHandleInformation(meInC, &flags) && flags == HANDLE_FLAG_INHERIT);
+    CHECK(CloseHandle(meInC));
+    enter(&p);
+    CHECK(CloseHandle(me));
+
     /* Process handles need PROCESS_DUP_HANDLE (seed 003). */
     HANDLE sync_only = OpenProcess(SYNCHRONIZE, FALSE, GetProcessId(hChild));
     CHECK(sync_only != NULL);
