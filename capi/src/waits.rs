@@ -56,7 +56,11 @@ pub extern "C" fn kobj_WaitForSingleObjectEx(
 ///
 /// # Safety
 /// `lpHandles` is NULL or points to `nCount` handles.
-unsafe fn handles(nCount: DWORD, lpHandles: *const HANDLE) -> kobj::Result<Vec<Handle>> {
+unsafe fn handles(
+    nCount: DWORD,
+    lpHandles: *const HANDLE,
+    buf: &mut [Handle; MAXIMUM_WAIT_OBJECTS],
+) -> kobj::Result<&[Handle]> {
     let n = nCount as usize;
     if n == 0 || n > MAXIMUM_WAIT_OBJECTS {
         return Err(os(code::INVALID_PARAMETER));
@@ -66,7 +70,11 @@ unsafe fn handles(nCount: DWORD, lpHandles: *const HANDLE) -> kobj::Result<Vec<H
     }
     // SAFETY: the caller guarantees `nCount` readable handles.
     let raw = unsafe { std::slice::from_raw_parts(lpHandles, n) };
-    Ok(raw.iter().map(|&h| from_c(h)).collect())
+    // Copied onto the stack: a wait allocates nothing here.
+    for (slot, &h) in buf.iter_mut().zip(raw) {
+        *slot = from_c(h);
+    }
+    Ok(&buf[..n])
 }
 
 /// `WaitForMultipleObjects`: 1 to 64 handles; with `bWaitAll` FALSE the lowest signalled
@@ -101,10 +109,11 @@ pub unsafe extern "C" fn kobj_WaitForMultipleObjectsEx(
     bAlertable: BOOL,
 ) -> DWORD {
     as_thread(WAIT_FAILED, |g| {
+        let mut buf = [Handle::NULL; MAXIMUM_WAIT_OBJECTS];
         // SAFETY: the caller's guarantee.
-        let hs = unsafe { handles(nCount, lpHandles) }?;
+        let hs = unsafe { handles(nCount, lpHandles, &mut buf) }?;
         let (all, alertable) = (bWaitAll != FALSE, bAlertable != FALSE);
-        Ok(g.thread.wait_for_multiple_objects_ex(&hs, all, timeout(dwMilliseconds), alertable)?.code())
+        Ok(g.thread.wait_for_multiple_objects_ex(hs, all, timeout(dwMilliseconds), alertable)?.code())
     })
 }
 
