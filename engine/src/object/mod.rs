@@ -187,6 +187,42 @@ impl ObjectHeader {
         self.pointers.load(Ordering::Acquire) == 0
     }
 
+    /// Takes `n` handle references at once (each a handle count and a pointer
+    /// reference), increment-if-not-zero as [`try_ref`](Self::try_ref) then
+    /// [`ObjRef::try_into_handle`]: false, taking nothing, if the object is destroyed or
+    /// its last handle is closing. The caller owns the references it took (as raw
+    /// entries, `HandleRef::from_raw`). One pair of atomic operations for `n` handles:
+    /// inheritance copies runs of entries that name one object this way.
+    pub(crate) fn try_add_handles(&self, n: usize) -> bool {
+        let mut p = self.pointers.load(Ordering::Relaxed);
+        loop {
+            if p == 0 {
+                return false;
+            }
+            // Acquire, as `try_ref`.
+            match self.pointers.compare_exchange_weak(p, p + n, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(now) => p = now,
+            }
+        }
+        let mut h = self.handles.load(Ordering::Relaxed);
+        loop {
+            if h == 0 {
+                // The last handle is closing: give the pointer references back, through
+                // the normal release (the last of them destroys the object).
+                for _ in 0..n {
+                    drop(ObjRef(NonNull::from(self)));
+                }
+                return false;
+            }
+            // Acquire, as `try_into_handle`.
+            match self.handles.compare_exchange_weak(h, h + n, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => h = now,
+            }
+        }
+    }
+
     /// Takes a pointer reference if the object is not yet destroyed.
     #[inline]
     pub(crate) fn try_ref(&self) -> Option<ObjRef> {
@@ -373,6 +409,51 @@ fn destroy(ptr: NonNull<ObjectHeader>) {
 /// One handle's worth of references: a handle count and a pointer count. What a table
 /// entry owns; closing the handle releases it.
 pub(crate) struct HandleRef(ObjRef);
+
+/// Several handle references to one object, released together: a run of table entries
+/// naming one object, taken by one sweep (`HandleTable::close_all`). Dropping it does
+/// what dropping each would — the last-handle work once, if the count reaches zero, and
+/// the destruction once — with one update of each count.
+pub(crate) struct HandleRefs {
+    /// Holds one of the `n` pointer references (released last, by its own drop).
+    obj: ObjRef,
+    n: usize,
+}
+
+impl HandleRefs {
+    /// A run of one.
+    pub(crate) fn new(h: HandleRef) -> HandleRefs {
+        let obj = ObjRef(h.0 .0);
+        std::mem::forget(h);
+        HandleRefs { obj, n: 1 }
+    }
+
+    /// Takes `h` into the run if it names the same object; else gives it back.
+    pub(crate) fn absorb(&mut self, h: HandleRef) -> Option<HandleRef> {
+        if h.0 .0 != self.obj.0 {
+            return Some(h);
+        }
+        std::mem::forget(h);
+        self.n += 1;
+        None
+    }
+}
+
+impl Drop for HandleRefs {
+    fn drop(&mut self) {
+        // AcqRel, as `HandleRef::drop`: the last closer sees every other closer's writes.
+        if self.obj.handles.fetch_sub(self.n, Ordering::AcqRel) == self.n {
+            last_handle_closed(&self.obj);
+        }
+        // The run's other pointer references; `obj` still holds one, so this never
+        // reaches zero. Release: our uses happen before a later destruction.
+        if self.n > 1 {
+            self.obj.pointers.fetch_sub(self.n - 1, Ordering::Release);
+        }
+        // `obj` drops next: the last pointer reference, destroying the object if it was
+        // the last anywhere.
+    }
+}
 
 impl HandleRef {
     /// Adopts the handle reference a table entry carried.
