@@ -10,6 +10,7 @@ use crate::handle::Handle;
 use crate::process::{Process, ProcessObject};
 use crate::sync::{epoch, Ordering};
 use crate::thread::ThreadObject;
+use crate::wait::{self, Kind};
 
 /// PROCESS_QUERY_LIMITED_INFORMATION: what `GetProcessId` and `GetExitCodeProcess` need
 /// at least (PROCESS_QUERY_INFORMATION also does).
@@ -47,7 +48,12 @@ impl Process {
     pub fn query_process(&self, h: Handle) -> Result<ProcessInfo> {
         let target =
             self.process_by_handle(h, Access::PROCESS_QUERY_INFORMATION | PROCESS_QUERY_LIMITED_INFORMATION)?;
-        let exit_code = target.is_terminated().then(|| target.exit_code());
+        // Ended once its object is signalled, the last step of `terminate` (as Windows
+        // reports STILL_ACTIVE until then): the signal state is read under the object's
+        // lock, which the terminating thread took after storing the exit code, so a
+        // terminated process never shows the code 0 it had before.
+        let ended = wait::query(&target.inner().signal, |k| matches!(k, Kind::Once { signaled: true }));
+        let exit_code = ended.then(|| target.exit_code());
         Ok(ProcessInfo { id: target.id(), exit_code, handle_count: target.handle_count() })
     }
 
