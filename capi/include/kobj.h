@@ -76,7 +76,7 @@ kobj_kernel *kobj_kernel_new(void);
 // Frees a kernel reference. Processes made from it live on (they hold the kernel).
 //
 // # Safety
-// `kernel` is NULL or a `kobj_kernel *` from `kobj_kernel_new` not yet freed; it is not
+// `kernel` is NULL or a `kobj_kernel *` from `kobj_kernel_new(_with)` not yet freed; it is not
 // used after this call.
 void kobj_kernel_free(kobj_kernel *kernel);
 

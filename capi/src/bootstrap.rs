@@ -156,7 +156,7 @@ pub extern "C" fn kobj_kernel_new() -> *mut kobj_kernel {
 /// Frees a kernel reference. Processes made from it live on (they hold the kernel).
 ///
 /// # Safety
-/// `kernel` is NULL or a `kobj_kernel *` from `kobj_kernel_new` not yet freed; it is not
+/// `kernel` is NULL or a `kobj_kernel *` from `kobj_kernel_new(_with)` not yet freed; it is not
 /// used after this call.
 #[no_mangle]
 pub unsafe extern "C" fn kobj_kernel_free(kernel: *mut kobj_kernel) {
