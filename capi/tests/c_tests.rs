@@ -115,6 +115,11 @@ fn waits_across_host_threads() {
 }
 
 #[test]
+fn binding_outlives_references_and_ends_with_the_host_thread() {
+    c_test("binding");
+}
+
+#[test]
 fn last_error() {
     c_test("last_error");
 }
