@@ -81,14 +81,9 @@ pub(crate) struct ObjectHeader {
     pub(crate) security: ObjectSecurity,
     /// Where the object is named, if it is.
     pub(crate) name: Option<NameKey>,
-    /// The payload's type, for checked downcasts.
-    payload_type: TypeId,
     /// The payload, inside this same block (an [`ObjectBlock`]): a pointer derived from
     /// the block's allocation, so it may reach past the header.
     body: NonNull<()>,
-    /// Drops the whole block in place (`ObjectBlock<P>` for the payload type `P`) and
-    /// returns its layout, for the memory to be reused or freed (`cache`).
-    drop_block: cache::DropBlock,
 }
 
 /// One object: header and payload in a single allocation. `repr(C)` puts the header
@@ -104,7 +99,7 @@ struct ObjectBlock<P> {
 ///
 /// # Safety
 /// `header` must come from `allocate::<P>` and nothing may use the block afterwards.
-unsafe fn drop_block<P>(header: NonNull<ObjectHeader>) -> Layout {
+pub(crate) unsafe fn drop_block<P>(header: NonNull<ObjectHeader>) -> Layout {
     crate::sync::note_block_freed(header.as_ptr() as usize);
     // SAFETY: per the contract, the pointer is the block's own, with its provenance, and
     // the block is initialised and ours alone.
@@ -154,8 +149,9 @@ impl ObjectHeader {
     /// The payload, if it is a `P`.
     #[inline]
     pub(crate) fn body<P: Any>(&self) -> Option<&P> {
-        // SAFETY: `body` points at the block's payload, whose type `payload_type` records.
-        (self.payload_type == TypeId::of::<P>()).then(|| unsafe { self.body.cast::<P>().as_ref() })
+        // SAFETY: `body` points at the block's payload, whose type the object's type
+        // records (`allocate` pairs a `ty` with a payload of its `P`).
+        (self.ty().payload_type == TypeId::of::<P>()).then(|| unsafe { self.body.cast::<P>().as_ref() })
     }
 
     /// The payload of an object of type `ty`, found by the type-pointer compare alone
@@ -165,7 +161,7 @@ impl ObjectHeader {
         if !self.is_type(ty.info_ptr()) {
             return None;
         }
-        debug_assert!(self.payload_type == TypeId::of::<P>());
+        debug_assert!(self.ty().payload_type == TypeId::of::<P>());
         // SAFETY: `ObjectType<P>` is made only by `TypeRegistry::register::<P>`, with a
         // fresh `TypeInfo` allocation, and `allocate` pairs a `ty` with a payload of its
         // `P`. Both `TypeInfo`s compared are alive at once — this header's is held by its
@@ -279,9 +275,7 @@ pub(crate) fn allocate<P: Any + Send + Sync>(
             domain,
             security,
             name,
-            payload_type: TypeId::of::<P>(),
             body: NonNull::dangling(),
-            drop_block: drop_block::<P>,
         },
         body,
     };
@@ -403,7 +397,9 @@ fn destroy(ptr: NonNull<ObjectHeader>) {
     // A thread that read this pointer out of a table entry did so while pinned and while
     // the entry still held a reference, i.e. before this point; the cache reuses or frees
     // the block only once the epoch says every such pin is over.
-    cache::retire(ptr, header.drop_block);
+    // The type's `drop_block` is read now, while the kernel (which holds the type, as it
+    // holds the domain just used) is alive; the cache keeps the function pointer.
+    cache::retire(ptr, header.ty().drop_block);
 }
 
 /// One handle's worth of references: a handle count and a pointer count. What a table

@@ -307,6 +307,15 @@ impl HandleTable {
     /// The entry at `index`, if its pages exist.
     #[inline]
     fn entry(&self, index: usize) -> Option<&Entry> {
+        let leaf = self.leaf_ptr(index)?;
+        // SAFETY: a published leaf page is a leaked Box<LeafPage> of LEAF_LEN entries that
+        // lives until the table drops (pages never move or shrink); `&self` outlives it.
+        Some(unsafe { &*leaf.add(index & (LEAF_LEN - 1)) })
+    }
+
+    /// The published leaf page holding `index` (a pointer to its first entry, with the
+    /// whole page's provenance), if it exists.
+    fn leaf_ptr(&self, index: usize) -> Option<*const Entry> {
         if index >= self.limit {
             return None;
         }
@@ -326,25 +335,22 @@ impl HandleTable {
             }
             _ => return None,
         } as *const Entry;
-        // SAFETY: a published leaf page is a leaked Box<LeafPage> of LEAF_LEN entries that
-        // lives until the table drops (pages never move or shrink); `&self` outlives it.
-        Some(unsafe { &*leaf.add(index & (LEAF_LEN - 1)) })
+        Some(leaf)
     }
 
     /// The leaf page holding `index`, if it exists.
     fn leaf(&self, index: usize) -> Option<&LeafPage> {
-        let first = self.entry(index & !(LEAF_LEN - 1))?;
-        // SAFETY: the first entry of a published leaf page is the page itself (`LeafPage`
-        // is `repr(C)`, its array at offset 0), with the page's provenance (`entry`
-        // derives it from the page pointer), and lives as long as the table.
-        Some(unsafe { &*std::ptr::from_ref(first).cast::<LeafPage>() })
+        let page = self.leaf_ptr(index)?;
+        // SAFETY: a published leaf page (a leaked Box<LeafPage>, `repr(C)`: its entries
+        // start at its address), alive as long as the table; the pointer has the page's
+        // provenance.
+        Some(unsafe { &*page.cast::<LeafPage>() })
     }
 
     /// The leaf page holding `index`, allocating it (and its parents) if needed.
     fn leaf_or_alloc(&self, index: usize) -> &LeafPage {
-        let first = self.entry_or_alloc(index & !(LEAF_LEN - 1));
         // SAFETY: as in `leaf`.
-        unsafe { &*std::ptr::from_ref(first).cast::<LeafPage>() }
+        unsafe { &*self.leaf_ptr_or_alloc(index).cast::<LeafPage>() }
     }
 
     /// The root, grown until its level covers `index`.
@@ -401,19 +407,25 @@ impl HandleTable {
     /// makes that bound explicit: below it, `index >> TOP_SHIFT < top_len`, so the top
     /// page is never indexed past its end, whatever a future caller passes.
     fn entry_or_alloc(&self, index: usize) -> &Entry {
+        let leaf = self.leaf_ptr_or_alloc(index);
+        // SAFETY: as in `entry`, a published leaf page of LEAF_LEN entries.
+        unsafe { &*leaf.add(index & (LEAF_LEN - 1)) }
+    }
+
+    /// [`leaf_ptr`](Self::leaf_ptr), allocating the pages if needed (see
+    /// [`entry_or_alloc`](Self::entry_or_alloc)).
+    fn leaf_ptr_or_alloc(&self, index: usize) -> *const Entry {
         assert!(index < self.limit, "handle-table index {index} past the limit {}", self.limit);
         let root = self.root_covering(index);
         let page = root & !LEVEL_MASK;
-        let leaf = match root & LEVEL_MASK {
+        match root & LEVEL_MASK {
             0 => page as *const Entry,
             1 => publish_child(page, index >> LEAF_BITS),
             _ => {
                 let mid = publish_child::<AtomicUsize>(page, index >> TOP_SHIFT) as usize;
                 publish_child(mid, (index >> LEAF_BITS) & (MID_LEN - 1))
             }
-        };
-        // SAFETY: as in `entry`, a published leaf page of LEAF_LEN entries.
-        unsafe { &*leaf.add(index & (LEAF_LEN - 1)) }
+        }
     }
 
     /// Reads a live entry under `guard`. `None` for anything that is not a live handle.
