@@ -385,6 +385,8 @@ impl TimerCore {
         period: Duration,
     ) -> Result<()> {
         let at = time.instant_of(due);
+        #[cfg(kobj_mutant = "reset_unlocked")] // mutant: reset before the map's lock is taken
+        wait::reset_event(&self.shared.w);
         {
             let mut s = lock(&time.state);
             #[cfg(not(loom))]
@@ -394,6 +396,7 @@ impl TimerCore {
             }
             lock(&self.shared.target).0 = header;
             // Reset and armed under the map's lock: an expiry cannot come in between.
+            #[cfg(not(kobj_mutant = "reset_unlocked"))]
             wait::reset_event(&self.shared.w);
             let mut armed = lock(&self.shared.armed);
             if let Some(old) = armed.take() {

@@ -941,6 +941,7 @@ fn register(who: &Owner, block: &Arc<WaitBlock>) -> Result<()> {
     if s.exited {
         return Err(Error::AccessDenied);
     }
+    #[cfg(not(kobj_mutant = "apc_unchecked"))] // mutant: APCs queued before the wait are not seen
     if block.alertable.load(Ordering::Relaxed) && !s.apcs.is_empty() {
         block.decide(IO_COMPLETION);
     }
@@ -1168,6 +1169,8 @@ impl Drop for AsyncWait {
         let Some(block) = self.block.take() else { return };
         let code = if block.decide(CANCELLED) { CANCELLED } else { block.status.load(Ordering::Acquire) };
         leave(&block, &self.objects, self.all, code);
+        #[cfg(kobj_mutant = "async_no_undo")] // mutant: a granted future's drop loses the grant
+        return;
         let Some(g) = grant(code) else { return };
         if self.all {
             // Relaxed: the Acquire load of the status above made it visible.
