@@ -309,8 +309,6 @@ fn a_signalled_object_wins_over_queued_apcs() {
         Ok(WaitStatus::Object(0))
     );
     assert_eq!(sem_info(&p, sem), (0, 1));
-    // signal_object_and_wait_ex: the signal makes the wait object signalled.
-    assert_eq!(main.signal_object_and_wait_ex(auto, auto, LONG, true), Ok(WaitStatus::Object(0)));
     assert_eq!(count.get(), 0, "the APC is still queued");
 
     assert_eq!(main.sleep_ex(ZERO, true), Ok(WaitStatus::IoCompletion));
@@ -319,13 +317,44 @@ fn a_signalled_object_wins_over_queued_apcs() {
     done(&k, base, vec![main], vec![p]);
 }
 
+// SPEC §7.5 ("Objects are checked first") with §7.3 (signal_object_and_wait "signals ...
+// and waits as one step"): the wait starts with its object already signalled by the
+// step's own signal, so it takes it and returns Object(0), and the APC stays queued (NT
+// checks the object before pending APCs, KeWaitForSingleObject). Also for a semaphore and
+// a mutex as the signal.
+#[test]
+fn signal_and_wait_alertable_finds_its_own_signal_first() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let main = p.main_thread();
+    let count = Count::default();
+    let auto = p.create_event(None, false, false, None).unwrap().handle;
+    let sem = p.create_semaphore(None, 0, 1, None).unwrap().handle;
+    let m = p.create_mutex(None, false, None).unwrap().handle;
+    p.queue_user_apc(Handle::CURRENT_THREAD, count.apc()).unwrap();
+
+    assert_eq!(main.signal_object_and_wait_ex(auto, auto, LONG, true), Ok(WaitStatus::Object(0)));
+    assert_eq!(event_info(&p, auto), (false, false), "the wait took its own set");
+    assert_eq!(main.signal_object_and_wait_ex(sem, sem, LONG, true), Ok(WaitStatus::Object(0)));
+    assert_eq!(sem_info(&p, sem), (0, 1));
+    assert_eq!(main.wait_for_single_object(m, ZERO), Ok(WaitStatus::Object(0)));
+    assert_eq!(main.signal_object_and_wait_ex(m, m, LONG, true), Ok(WaitStatus::Object(0)));
+    assert_eq!(mutex_info(&p, m), (Some(main.id()), 1, false));
+    main.release_mutex(m).unwrap();
+    assert_eq!(count.get(), 0, "the APC is still queued");
+    assert_eq!(main.sleep_ex(ZERO, true), Ok(WaitStatus::IoCompletion));
+    assert_eq!(count.get(), 1);
+
+    done(&k, base, vec![main], vec![p]);
+}
+
 // SPEC §7.5: "A queued APC never runs in a non-alertable wait": the non-alertable waits
 // time out or are satisfied as usual, with the APC still queued; the next alertable wait
-// runs it. On the manual clock, a blocked non-alertable wait that gets an APC still times
-// out at its deadline.
+// runs it.
 #[test]
 fn apcs_never_run_in_a_non_alertable_wait() {
-    let k = manual_kernel();
+    let k = Kernel::new();
     let base = k.object_count();
     let p = root(&k);
     let main = p.main_thread();
@@ -340,18 +369,29 @@ fn apcs_never_run_in_a_non_alertable_wait() {
     assert_eq!(main.wait_for_multiple_objects(&[unset], false, ZERO), Ok(WaitStatus::Timeout));
     assert_eq!(main.wait_for_multiple_objects_ex(&[unset, sem], true, ZERO, false), Ok(WaitStatus::Timeout));
     assert_eq!(main.wait_for_single_object_ex(set, ZERO, false), Ok(WaitStatus::Object(0)));
+    assert_eq!(main.wait_for_single_object_ex(unset, Some(ms(20)), false), Ok(WaitStatus::Timeout));
     assert_eq!(main.sleep_ex(ZERO, false), Ok(WaitStatus::Timeout));
-    // (A zero timeout must not block on the manual clock: run where a hang fails the test.)
-    let m = main.clone();
-    let r =
-        within_10s("signal_object_and_wait(.., ZERO)", move || m.signal_object_and_wait(sem, unset, ZERO));
-    assert_eq!(r, Ok(WaitStatus::Timeout));
+    assert_eq!(main.sleep_ex(Some(ms(20)), false), Ok(WaitStatus::Timeout));
+    assert_eq!(main.signal_object_and_wait(sem, unset, ZERO), Ok(WaitStatus::Timeout));
     assert_eq!(main.signal_object_and_wait_ex(unset, set, ZERO, false), Ok(WaitStatus::Object(0)));
     assert_eq!(count.get(), 0, "no non-alertable wait ran it");
+    assert_eq!(main.sleep_ex(ZERO, true), Ok(WaitStatus::IoCompletion));
+    assert_eq!(count.get(), 1);
 
-    // Blocked, non-alertable, on another host thread: the APC does not end the wait.
+    done(&k, base, vec![main], vec![p]);
+}
+
+// SPEC §7.5: "A queued APC never runs in a non-alertable wait" — one already blocked on
+// another host thread when the APC is queued: on the manual clock it still times out at
+// its deadline, not before, and the APC runs in the thread's next alertable wait.
+#[test]
+fn a_blocked_non_alertable_wait_ignores_apcs() {
+    let k = manual_kernel();
+    let base = k.object_count();
+    let p = root(&k);
+    let count = Count::default();
+    let unset = p.create_event(None, false, false, None).unwrap().handle;
     let nt = new_thread(&p);
-    p.reset_event(unset).unwrap();
     thread::scope(|s| {
         let (tx, rx) = mpsc::channel();
         let t = nt.thread.clone();
@@ -377,13 +417,10 @@ fn apcs_never_run_in_a_non_alertable_wait() {
         assert_eq!(reply(&rx), Ok(WaitStatus::Timeout));
     });
     assert_eq!(count.get(), 0);
-
     assert_eq!(nt.thread.sleep_ex(ZERO, true), Ok(WaitStatus::IoCompletion));
-    assert_eq!(count.get(), 2, "the thread's two APCs");
-    assert_eq!(main.sleep_ex(ZERO, true), Ok(WaitStatus::IoCompletion));
-    assert_eq!(count.get(), 3, "the main thread's");
+    assert_eq!(count.get(), 2, "both ran in the alertable wait");
 
-    done(&k, base, vec![main, nt.thread], vec![p]);
+    done(&k, base, vec![nt.thread], vec![p]);
 }
 
 // SPEC §7.5: the APCs run "before that wait returns IoCompletion — even if an APC
