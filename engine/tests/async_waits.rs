@@ -898,3 +898,78 @@ fn a_future_dropped_on_another_host_thread() {
     assert_eq!(event_info(&p, e), (false, false));
     done(&k, base, vec![a, b], vec![p]);
 }
+
+// Issue 11's loom model "a WaitFuture dropped after it was granted a semaphore / mutex /
+// auto-reset event / pulse (the grant is passed on, nothing lost, nothing doubled)", as a
+// stress test on real threads: the signal and the drop of the first waiter's future race;
+// whichever comes first, the second waiter ends up with the object, exactly once.
+#[test]
+fn a_signal_racing_the_drop_of_a_waiter_loses_nothing() {
+    const ROUNDS: usize = 500;
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let (a, b, x) = (new_thread(&p), new_thread(&p), new_thread(&p));
+    let sem = p.create_semaphore(None, 0, 1, None).unwrap().handle;
+    let auto = p.create_event(None, false, false, None).unwrap().handle;
+    let m = x.create_mutex(None, true, None).unwrap().handle;
+    let start = std::sync::Barrier::new(2);
+
+    for round in 0..ROUNDS {
+        for kind in 0..4 {
+            let h = [sem, auto, m, auto][kind];
+            let fa = pending(&a, &[h], false);
+            let fb = pending(&b, &[h], false);
+            thread::scope(|s| {
+                s.spawn(|| {
+                    start.wait();
+                    match kind {
+                        0 => drop(p.release_semaphore(sem, 1).unwrap()),
+                        1 => p.set_event(auto).unwrap(),
+                        2 => x.release_mutex(m).unwrap(),
+                        _ => p.pulse_event(auto).unwrap(),
+                    }
+                });
+                start.wait();
+                drop(fa);
+            });
+            assert_eq!(ready(fb), Ok(WaitStatus::Object(0)), "round {round}, kind {kind}");
+            match kind {
+                0 => assert_eq!(sem_info(&p, sem), (0, 1), "round {round}: one unit, taken once"),
+                1 | 3 => assert_eq!(event_info(&p, auto), (false, false), "round {round}, kind {kind}"),
+                _ => {
+                    assert_eq!(mutex_info(&p, m), (Some(b.id()), 1, false), "round {round}");
+                    b.release_mutex(m).unwrap();
+                    assert_eq!(x.wait_for_single_object(m, ZERO), Ok(WaitStatus::Object(0)));
+                }
+            }
+        }
+    }
+    x.release_mutex(m).unwrap();
+
+    done(&k, base, vec![a, b, x], vec![p]);
+}
+
+// SPEC §7.5 with the system clock's timer driver: a task awaits a timer that fires on its
+// own, and a task's `tokio::time::timeout` around a timer that is cancelled leaves the
+// timer untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokio_awaits_a_timer() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let t = new_thread(&p);
+    let timer = p.create_waitable_timer(None, false, None).unwrap().handle;
+    p.set_waitable_timer(timer, Due::After(ms(20)), Duration::ZERO).unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(10), t.wait_async(&[timer], false)).await;
+    assert_eq!(r.expect("the timer fired"), Ok(WaitStatus::Object(0)));
+    assert_eq!(timer_info(&p, timer), (false, false, None));
+
+    p.set_waitable_timer(timer, Due::After(Duration::from_secs(100)), Duration::ZERO).unwrap();
+    let r = tokio::time::timeout(ms(20), t.wait_async(&[timer], false)).await;
+    assert!(r.is_err());
+    p.cancel_waitable_timer(timer).unwrap();
+    assert_eq!(timer_info(&p, timer), (false, false, None));
+
+    done(&k, base, vec![t], vec![p]);
+}

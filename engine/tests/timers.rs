@@ -926,3 +926,66 @@ fn timeouts_on_the_system_clock() {
 
     done(&k, base, vec![main], vec![p]);
 }
+
+// Issue 11's loom model "a timer expiry racing cancel", on the system clock: once
+// `cancel_waitable_timer` has returned the timer never fires, whichever won; what the
+// state was right after the cancel is what it stays. Also a set racing the expiry: the
+// new due time holds.
+#[test]
+fn a_timer_expiry_racing_cancel() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let h = timer(&p, true);
+    let mut fired = 0;
+    for round in 0..100u64 {
+        p.set_waitable_timer(h, Due::After(Duration::from_micros(200 + round * 7 % 300)), ONCE).unwrap();
+        thread::sleep(Duration::from_micros(round * 13 % 500));
+        p.cancel_waitable_timer(h).unwrap();
+        let (_, after_cancel, remaining) = timer_info(&p, h);
+        assert_eq!(remaining, None, "round {round}: disarmed");
+        thread::sleep(ms(2));
+        assert_eq!(timer_info(&p, h), (true, after_cancel, None), "round {round}: nothing after the cancel");
+        fired += usize::from(after_cancel);
+    }
+    // A set racing an expiry: after the set, the timer is unsignalled until its new time.
+    for round in 0..50u64 {
+        p.set_waitable_timer(h, Due::After(Duration::from_micros(300)), ONCE).unwrap();
+        thread::sleep(Duration::from_micros(round * 11 % 400));
+        p.set_waitable_timer(h, Due::After(Duration::from_secs(100)), ONCE).unwrap();
+        assert!(!timer_info(&p, h).1, "round {round}: set resets");
+        thread::sleep(ms(1));
+        assert!(!timer_info(&p, h).1, "round {round}: the old due time is gone");
+    }
+    p.cancel_waitable_timer(h).unwrap();
+    println!("{fired} of 100 cancels came after the expiry");
+
+    done(&k, base, vec![], vec![p]);
+}
+
+// Issue 11: `advance_clock` may be called from several host threads at once; the clock
+// ends at the sum of the advances, and a periodic timer has fired on every period it
+// passed (checked through the waiters it released, one per firing).
+#[test]
+fn concurrent_advances_add_up() {
+    let k = manual_kernel();
+    let base = k.object_count();
+    let p = root(&k);
+    let h = timer(&p, false);
+    let main = p.main_thread();
+    p.set_waitable_timer(h, Due::After(ms(10)), ms(10)).unwrap();
+    thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..250 {
+                    k.advance_clock(ms(1)).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(k.clock_now(), ms(1000));
+    assert_eq!(timer_info(&p, h), (false, true, Some(ms(10))), "on its phase: due at 1010 ms");
+    assert_eq!(main.wait_for_single_object(h, ZERO), Ok(WaitStatus::Object(0)));
+    assert_eq!(main.wait_for_single_object(h, ZERO), Ok(WaitStatus::Timeout));
+    done(&k, base, vec![main], vec![p]);
+}
