@@ -715,7 +715,7 @@ fn queue_user_apc_checks_the_handle() {
 #[test]
 fn apcs_queued_while_the_thread_waits_run_exactly_once() {
     const PRODUCERS: u32 = 3;
-    const EACH: u32 = 300;
+    const EACH: u32 = 2000;
     let k = Kernel::new();
     let base = k.object_count();
     let p = root(&k);
@@ -749,7 +749,7 @@ fn apcs_queued_while_the_thread_waits_run_exactly_once() {
                             r();
                         })
                         .unwrap();
-                        if n % 64 == 0 {
+                        if n % 8 == 0 {
                             thread::yield_now();
                         }
                     }
