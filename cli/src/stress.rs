@@ -247,9 +247,9 @@ pub fn run(settings: &Settings, stop: Arc<AtomicBool>, out: &mut dyn Write) -> s
         let total: u64 = counters.iter().map(|c| c.0.load(Ordering::Relaxed)).sum();
         bar.set_position(elapsed.min(settings.duration).as_millis() as u64);
         bar.set_message(format!(
-            "{} ops, {:.0} ops/s",
+            "{} ops, {} ops/s",
             group(total),
-            total as f64 / elapsed.as_secs_f64().max(1e-9)
+            group((total as f64 / elapsed.as_secs_f64().max(1e-9)) as u64)
         ));
         if stop.load(Ordering::Relaxed) {
             interrupted = true;

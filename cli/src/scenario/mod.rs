@@ -2,8 +2,8 @@
 //!
 //! A scenario declares processes and threads, makes calls as them, and checks each
 //! call's result with `expect` lines. `docs/scenarios.md` is the language's reference;
-//! [`parse`] turns a file into [`Step`]s (all syntax errors at once, each with its
-//! line), [`run`] executes them against a fresh [`kobj::Kernel`].
+//! [`parse()`] turns a file into [`Step`]s (all syntax errors at once, each with its
+//! line), [`run_file`] executes them against a fresh [`kobj::Kernel`].
 
 mod lex;
 mod parse;
