@@ -30,6 +30,9 @@ declare -A WHAT=(
   [alias_no_generation]="private alias: the handle's generation not compared (a reused value revives it)"
   [decide_store]="wait block: the status decided by a load and a store instead of a CAS"
   [no_recheck]="wait-any: sleeps after queueing without checking its objects again"
+  [async_no_undo]="WaitFuture drop: a grant made before the drop is not undone (lost)"
+  [apc_unchecked]="alertable wait: APCs queued before it registers are not seen (it sleeps)"
+  [reset_unlocked]="set_waitable_timer: the reset happens before the deadline map's lock"
 )
 declare -A MODELS=(
   [seqlock_no_recheck]="entry_seqlock"
@@ -45,10 +48,13 @@ declare -A MODELS=(
   [alias_no_generation]="private_alias"
   [decide_store]="waits:timeout_vs_signal waits"
   [no_recheck]="waits:wait_any_vs_release waits"
+  [async_no_undo]="async_time:dropped_future_passes_on_a_semaphore async_time"
+  [apc_unchecked]="async_time:apc_vs_alertable_wait"
+  [reset_unlocked]="async_time:timer_expiry_vs_set"
 )
 ORDER=(seqlock_no_recheck link_relaxed pop_no_tag fill_no_fence close_source_release try_ref_plain
   try_into_handle_plain name_remove_unconditional take_no_cas root_no_cas alias_no_generation
-  decide_store no_recheck)
+  decide_store no_recheck async_no_undo apc_unchecked reset_unlocked)
 
 if [ $# -gt 0 ]; then ORDER=("$@"); fi
 

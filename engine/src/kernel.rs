@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::time::Duration;
 
 use crate::access::{Access, GenericMapping};
 use crate::error::Result;
@@ -15,6 +16,7 @@ use crate::objects::Builtins;
 use crate::process::{Process, ProcessOptions};
 use crate::sync::Arc;
 use crate::table::MAX_LIMIT;
+use crate::time::{Clock, Time};
 
 /// The default per-process handle limit: 2^30, the Platform SDK figure.
 pub const DEFAULT_HANDLE_LIMIT: usize = 1 << 30;
@@ -51,6 +53,15 @@ pub(crate) struct KernelShared {
     pub(crate) names: Names,
     /// Process (and thread) ids: live processes by id, for `open_process`.
     pub(crate) ids: Arc<ClientIds>,
+    /// The clock, armed timers and manual-clock wait deadlines (SPEC §7.5).
+    pub(crate) time: Arc<Time>,
+}
+
+impl Drop for KernelShared {
+    fn drop(&mut self) {
+        // The timer driver thread, if any, stops.
+        self.time.shutdown();
+    }
 }
 
 impl KernelShared {
@@ -88,11 +99,12 @@ fn last_handle(header: &ObjectHeader) {
 #[must_use]
 pub struct KernelBuilder {
     handle_limit: usize,
+    clock: Clock,
 }
 
 impl Default for KernelBuilder {
     fn default() -> Self {
-        KernelBuilder { handle_limit: DEFAULT_HANDLE_LIMIT }
+        KernelBuilder { handle_limit: DEFAULT_HANDLE_LIMIT, clock: Clock::System }
     }
 }
 
@@ -105,6 +117,13 @@ impl KernelBuilder {
         self
     }
 
+    /// The clock timeouts and timers run on: [`Clock::System`] (the default) or
+    /// [`Clock::Manual`], which moves only by [`Kernel::advance_clock`].
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
     /// Builds the kernel, registering the built-in object types.
     pub fn build(self) -> Kernel {
         // Relaxed: only uniqueness matters. 2^64 kernels will not be built.
@@ -112,17 +131,26 @@ impl KernelBuilder {
         let id = NEXT_KERNEL.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let types = TypeRegistry::new(id);
         let builtin = Builtins::register(&types);
-        Kernel {
-            shared: Arc::new(KernelShared {
-                handle_limit: self.handle_limit,
-                objects: Domain::new(last_handle),
-                id,
-                types,
-                builtin,
-                names: Names::new(),
-                ids: Arc::new(ClientIds::new(4)),
-            }),
+        let shared = Arc::new(KernelShared {
+            handle_limit: self.handle_limit,
+            objects: Domain::new(last_handle),
+            id,
+            types,
+            builtin,
+            names: Names::new(),
+            ids: Arc::new(ClientIds::new(4)),
+            time: Arc::new(Time::new(self.clock)),
+        });
+        // The timer driver holds the kernel only while it fires timers, through a weak
+        // reference (it must not keep a dropped kernel alive).
+        #[cfg(not(loom))]
+        {
+            let weak = Arc::downgrade(&shared);
+            shared.time.set_keep_alive(Box::new(move || {
+                weak.upgrade().map(|k| Box::new(k) as Box<dyn std::any::Any>)
+            }));
         }
+        Kernel { shared }
     }
 }
 
@@ -156,6 +184,30 @@ impl Kernel {
     #[must_use]
     pub fn object_count(&self) -> usize {
         self.shared.objects.live()
+    }
+
+    /// Moves a [`Clock::Manual`] clock forward by `by`: every timer due by then fires
+    /// and every timed wait due by then times out, in due order (a timer due at the
+    /// same instant as a wait's deadline fires first), on the calling thread.
+    /// INVALID_PARAMETER on the system clock.
+    pub fn advance_clock(&self, by: Duration) -> Result<()> {
+        self.shared.time.advance(by)
+    }
+
+    /// Time since the kernel's clock started (on [`Clock::Manual`], the sum of the
+    /// advances).
+    #[must_use]
+    pub fn clock_now(&self) -> Duration {
+        self.shared.time.now()
+    }
+
+    /// How long until the earliest armed timer or (on [`Clock::Manual`]) timed wait is
+    /// due — zero if one is due now — or `None` if nothing is pending. An emulator
+    /// driving a manual clock can jump straight to it; a test can see that a wait on
+    /// another thread has started.
+    #[must_use]
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.shared.time.next_deadline()
     }
 
     /// The per-process handle limit.

@@ -42,6 +42,7 @@ mod security;
 mod sync;
 mod table;
 mod thread;
+mod time;
 mod wait;
 mod win32;
 
@@ -55,7 +56,8 @@ pub use objects::{Event, File, FileMapping, Job, Mutex, Semaphore, WaitableTimer
 pub use process::{Child, Created, HandleInfo, Pinned, Process, ProcessOptions};
 pub use reference::ObjectRef;
 pub use security::{Ace, Privilege, SecurityAttributes, SecurityDescriptor, Sid, Token};
-pub use thread::{EventInfo, MutexInfo, NewThread, SemaphoreInfo, Thread};
+pub use thread::{EventInfo, MutexInfo, NewThread, SemaphoreInfo, Thread, WaitFuture};
+pub use time::{Clock, Due, TimerInfo};
 pub use wait::{Signal, Signaled, WaitStatus};
 pub use win32::CreationDisposition;
 

@@ -41,7 +41,8 @@ pub struct Semaphore {
 #[derive(Debug)]
 pub struct WaitableTimer {
     pub(crate) manual_reset: bool,
-    pub(crate) w: Waitable,
+    /// Its signal state and arming (SPEC §7.5).
+    pub(crate) core: crate::time::TimerCore,
 }
 
 /// A file-mapping object (NT "Section").
@@ -120,7 +121,7 @@ impl WaitableTimer {
     /// True while signalled (a timer is created unsignalled).
     #[must_use]
     pub fn is_signaled(&self) -> bool {
-        self.w.event_is_set()
+        self.core.waitable().event_is_set()
     }
 }
 
@@ -139,7 +140,13 @@ macro_rules! has_waitable {
     };
 }
 
-has_waitable!(Mutex => w, Event => w, Semaphore => w, WaitableTimer => w, Job => w, ProcessObject => signal, ThreadObject => signal);
+has_waitable!(Mutex => w, Event => w, Semaphore => w, Job => w, ProcessObject => signal, ThreadObject => signal);
+
+impl HasWaitable for WaitableTimer {
+    fn waitable(&self) -> &Waitable {
+        self.core.waitable()
+    }
+}
 
 /// The [`WaitableOf`] of a payload type.
 fn waitable_of<P: HasWaitable>(h: &crate::object::ObjectHeader) -> Option<&Waitable> {

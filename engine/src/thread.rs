@@ -60,7 +60,7 @@ impl ThreadObject {
         let body = ThreadObject {
             tid,
             pid,
-            ctx: WaitContext::new(tid),
+            ctx: WaitContext::new(tid, Arc::clone(&kernel.time)),
             signal: Waitable::new(Kind::Once { signaled: false }),
             exit_code: AtomicU32::new(0),
             ids: Arc::clone(&kernel.ids),
@@ -116,6 +116,71 @@ pub struct NewThread {
     pub thread: Thread,
     /// A THREAD_ALL_ACCESS handle to it, in the process's table.
     pub handle: Handle,
+}
+
+/// What `resolve_all` found.
+enum Resolved {
+    /// The wait was satisfied by the first try.
+    Done(WaitStatus),
+    /// The objects to wait for, a reference each.
+    Objects(SmallVec<[ObjRef; 4]>),
+}
+
+/// The future [`Thread::wait_async`] returns: `Future<Output = Result<WaitStatus>>`,
+/// `Send + 'static`, cancel-safe (dropping it undoes what it was granted).
+#[must_use = "a wait future does nothing unless polled; dropping it cancels the wait"]
+pub struct WaitFuture {
+    /// Keeps the thread and its process in use, as a `Thread` value does.
+    _thread: Thread,
+    state: FutureState,
+}
+
+enum FutureState {
+    /// Waiting, or about to (the first poll queues it).
+    Waiting(wait::AsyncWait),
+    /// Decided without waiting (an error, or objects ready at once).
+    Ready(Result<WaitStatus>),
+    /// The output has been returned.
+    Done,
+}
+
+impl fmt::Debug for WaitFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            FutureState::Waiting(w) => format!("{w:?}"),
+            FutureState::Ready(r) => format!("Ready({r:?})"),
+            FutureState::Done => "Done".to_owned(),
+        };
+        f.debug_struct("WaitFuture").field("thread", &self._thread).field("state", &state).finish()
+    }
+}
+
+impl std::future::Future for WaitFuture {
+    type Output = Result<WaitStatus>;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        // Every field is `Unpin`, so the future is too.
+        let this = self.get_mut();
+        let out = match &mut this.state {
+            FutureState::Waiting(w) => match w.poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(out) => out,
+            },
+            FutureState::Ready(_) => match std::mem::replace(&mut this.state, FutureState::Done) {
+                FutureState::Ready(out) => return Poll::Ready(out),
+                _ => unreachable!("matched Ready above"),
+            },
+            // Polled again after it completed: an error, not a panic.
+            FutureState::Done => return Poll::Ready(Err(Error::InvalidParameter)),
+        };
+        // Completed: the wait is over, nothing to undo at drop.
+        this.state = FutureState::Done;
+        Poll::Ready(out)
+    }
 }
 
 /// `query_event`'s answer.
@@ -289,7 +354,18 @@ impl Thread {
 
     /// `WaitForSingleObject`. -1 and -2 are this thread's process and this thread.
     pub fn wait_for_single_object(&self, h: Handle, timeout: Option<Duration>) -> Result<WaitStatus> {
-        self.wait(std::slice::from_ref(&h), false, timeout, true)
+        self.wait(std::slice::from_ref(&h), false, timeout, true, false)
+    }
+
+    /// `WaitForSingleObjectEx`: with `alertable`, APCs queued to this thread run in the
+    /// wait (SPEC §7.5; see [`wait_for_multiple_objects_ex`](Self::wait_for_multiple_objects_ex)).
+    pub fn wait_for_single_object_ex(
+        &self,
+        h: Handle,
+        timeout: Option<Duration>,
+        alertable: bool,
+    ) -> Result<WaitStatus> {
+        self.wait(std::slice::from_ref(&h), false, timeout, true, alertable)
     }
 
     /// `WaitForMultipleObjects`: 1 to 64 handles; any (lowest signalled index wins) or
@@ -300,7 +376,51 @@ impl Thread {
         wait_all: bool,
         timeout: Option<Duration>,
     ) -> Result<WaitStatus> {
-        self.wait(handles, wait_all, timeout, false)
+        self.wait(handles, wait_all, timeout, false, false)
+    }
+
+    /// `WaitForMultipleObjectsEx`. An `alertable` wait checks its objects first (if they
+    /// are ready it takes them, and queued APCs stay queued); otherwise every APC queued
+    /// to this thread — before or during the wait — runs here, on the calling host
+    /// thread, and the wait returns `IoCompletion` (even if an APC signalled an object).
+    pub fn wait_for_multiple_objects_ex(
+        &self,
+        handles: &[Handle],
+        wait_all: bool,
+        timeout: Option<Duration>,
+        alertable: bool,
+    ) -> Result<WaitStatus> {
+        self.wait(handles, wait_all, timeout, false, alertable)
+    }
+
+    /// `SleepEx`: waits for `timeout` (`None`: forever), returning `Timeout`; with
+    /// `alertable`, queued APCs (or ones queued during the sleep) run here and it
+    /// returns `IoCompletion` instead.
+    pub fn sleep_ex(&self, timeout: Option<Duration>, alertable: bool) -> Result<WaitStatus> {
+        let t = self.alive()?;
+        if alertable && wait::has_apc(&t.ctx.owner) {
+            self.run_apcs();
+            return Ok(WaitStatus::IoCompletion);
+        }
+        if timeout == Some(Duration::ZERO) {
+            // Sleep(0): gives up the rest of the time slice.
+            std::thread::yield_now();
+            return Ok(WaitStatus::Timeout);
+        }
+        let status = wait::wait(&t.ctx, &[], false, timeout, alertable)?;
+        if status == WaitStatus::IoCompletion {
+            self.run_apcs();
+        }
+        Ok(status)
+    }
+
+    /// Runs the APCs queued to this thread, first in first out, until none is left
+    /// (APCs an APC queues run too).
+    fn run_apcs(&self) {
+        let owner = &self.inner().ctx.owner;
+        while let Some(apc) = wait::take_apc(owner) {
+            apc();
+        }
     }
 
     fn wait(
@@ -309,39 +429,107 @@ impl Thread {
         all: bool,
         timeout: Option<Duration>,
         pseudo: bool,
+        alertable: bool,
     ) -> Result<WaitStatus> {
+        let t = self.alive()?;
+        let objects = match self.resolve_all(handles, all, pseudo, true)? {
+            Resolved::Done(status) => return Ok(status),
+            Resolved::Objects(objects) => objects,
+        };
+        if alertable && wait::has_apc(&t.ctx.owner) {
+            self.run_apcs();
+            return Ok(WaitStatus::IoCompletion);
+        }
+        if timeout == Some(Duration::ZERO) {
+            return Ok(WaitStatus::Timeout);
+        }
+        let status = wait::wait(&t.ctx, &objects, all, timeout, alertable)?;
+        if status == WaitStatus::IoCompletion {
+            drop(objects);
+            self.run_apcs();
+        }
+        Ok(status)
+    }
+
+    /// The checks of SPEC §7.3 in order (count; each handle valid and with SYNCHRONIZE;
+    /// wait-all duplicates), then — when `try_first` — a try of the objects as they
+    /// stand (under the pin, no references taken); then a reference to each.
+    fn resolve_all(&self, handles: &[Handle], all: bool, pseudo: bool, try_first: bool) -> Result<Resolved> {
         if handles.is_empty() || handles.len() > MAXIMUM_WAIT_OBJECTS {
             return Err(Error::InvalidParameter);
         }
         let t = self.alive()?;
-        let objects: SmallVec<[ObjRef; 4]> = {
-            let guard = epoch::pin();
-            let mut headers: SmallVec<[&ObjectHeader; 4]> = SmallVec::new();
-            for &h in handles {
-                headers.push(self.resolve_for_wait(h, pseudo, &guard)?);
-            }
-            if all {
-                for (i, a) in headers.iter().enumerate() {
-                    if headers[..i].iter().any(|b| std::ptr::eq(*a, *b)) {
-                        return Err(Error::InvalidParameter);
-                    }
+        let guard = epoch::pin();
+        let mut headers: SmallVec<[&ObjectHeader; 4]> = SmallVec::new();
+        for &h in handles {
+            headers.push(self.resolve_for_wait(h, pseudo, &guard)?);
+        }
+        if all {
+            for (i, a) in headers.iter().enumerate() {
+                if headers[..i].iter().any(|b| std::ptr::eq(*a, *b)) {
+                    return Err(Error::InvalidParameter);
                 }
             }
+        }
+        if try_first {
             // The cheap path: under the pin, no references taken.
             if let Some(status) = wait::try_now(&t.ctx.owner, &headers, all)? {
-                return Ok(status);
+                return Ok(Resolved::Done(status));
             }
-            if timeout == Some(Duration::ZERO) {
-                return Ok(WaitStatus::Timeout);
-            }
-            // A blocking wait holds its own references (closing a handle does not end it).
-            let mut refs = SmallVec::new();
-            for h in headers {
-                refs.push(h.try_ref().ok_or(Error::InvalidHandle)?);
-            }
-            refs
+        }
+        // A blocking wait holds its own references (closing a handle does not end it).
+        let mut refs = SmallVec::new();
+        for h in headers {
+            refs.push(h.try_ref().ok_or(Error::InvalidHandle)?);
+        }
+        Ok(Resolved::Objects(refs))
+    }
+
+    /// An async `WaitForMultipleObjects`: a future that completes as the blocking call
+    /// would return, following every rule of SPEC §7.3 (the handles are checked now;
+    /// an error is the future's output). It works on any executor; a pending future
+    /// whose thread exits, or whose process is terminated, completes with
+    /// ACCESS_DENIED.
+    ///
+    /// Cancel-safe: dropping the future before it completes leaves every object as if
+    /// the wait had never been made — an acquisition granted to it but not yet returned
+    /// is undone through the normal paths (a semaphore released, a mutex released to
+    /// its next waiter with its abandoned state restored, an auto-reset event set again,
+    /// a pulse handed to the next waiter queued at the time of the drop, else to
+    /// nobody). Timeouts come from the caller's runtime, which drops the future.
+    ///
+    /// ```
+    /// use kobj::{Kernel, ProcessOptions, WaitStatus};
+    ///
+    /// let kernel = Kernel::new();
+    /// let p = kernel.create_process(ProcessOptions::default()).unwrap();
+    /// let e = p.create_event(None, false, false, None).unwrap().handle;
+    /// let waiting = p.main_thread().wait_async(&[e], false);
+    /// p.set_event(e).unwrap();
+    /// assert_eq!(futures_lite_block_on(waiting), Ok(WaitStatus::Object(0)));
+    /// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+    /// #     use std::task::{Context, Poll, Wake, Waker};
+    /// #     struct Unpark(std::thread::Thread);
+    /// #     impl Wake for Unpark { fn wake(self: std::sync::Arc<Self>) { self.0.unpark() } }
+    /// #     let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    /// #     let mut f = std::pin::pin!(f);
+    /// #     loop {
+    /// #         if let Poll::Ready(v) = f.as_mut().poll(&mut Context::from_waker(&waker)) { return v; }
+    /// #         std::thread::park();
+    /// #     }
+    /// # }
+    /// ```
+    pub fn wait_async(&self, handles: &[Handle], wait_all: bool) -> WaitFuture {
+        let state = match self.resolve_all(handles, wait_all, false, false) {
+            Ok(Resolved::Objects(objects)) => FutureState::Waiting(wait::AsyncWait::new(
+                Arc::clone(&self.inner().ctx.owner),
+                objects,
+                wait_all,
+            )),
+            Ok(Resolved::Done(status)) => FutureState::Ready(Ok(status)),
+            Err(e) => FutureState::Ready(Err(e)),
         };
-        wait::wait(&t.ctx, &objects, all, timeout)
+        WaitFuture { _thread: self.clone(), state }
     }
 
     /// A handle's object for a wait: valid (INVALID_HANDLE), with SYNCHRONIZE
@@ -375,6 +563,19 @@ impl Thread {
         wait: Handle,
         timeout: Option<Duration>,
     ) -> Result<WaitStatus> {
+        self.signal_object_and_wait_ex(signal, wait, timeout, false)
+    }
+
+    /// `SignalObjectAndWait` with its `bAlertable`: after the signal, an alertable wait
+    /// runs queued APCs and returns `IoCompletion` (as
+    /// [`wait_for_multiple_objects_ex`](Self::wait_for_multiple_objects_ex)).
+    pub fn signal_object_and_wait_ex(
+        &self,
+        signal: Handle,
+        wait: Handle,
+        timeout: Option<Duration>,
+        alertable: bool,
+    ) -> Result<WaitStatus> {
         let t = self.alive()?;
         let builtin = &self.process.kernel().builtin;
         let guard = epoch::pin();
@@ -399,7 +600,11 @@ impl Thread {
         let signal_obj = s.object.try_ref().ok_or(Error::InvalidHandle)?;
         let target = self.resolve_for_wait(wait, true, &guard)?.try_ref().ok_or(Error::InvalidHandle)?;
         drop(guard);
-        wait::signal_and_wait(&t.ctx, (&signal_obj, op), &target, timeout)
+        let status = wait::signal_and_wait(&t.ctx, (&signal_obj, op), &target, timeout, alertable)?;
+        if status == WaitStatus::IoCompletion {
+            self.run_apcs();
+        }
+        Ok(status)
     }
 }
 
@@ -450,6 +655,22 @@ impl Process {
         // A thread's handle count may rise from zero: a thread has no name and its type
         // no last-handle hook.
         me.table.insert(target.into_handle_unnamed(), granted, inherit_flag(inherit))
+    }
+
+    /// `QueueUserAPC`: queues `apc` to a thread (THREAD_SET_CONTEXT; -2 names this
+    /// process's main thread). It runs on that thread's own host thread, in its next
+    /// alertable wait; it never runs in a non-alertable one, and is dropped unrun if the
+    /// thread exits first. GEN_FAILURE if the thread has exited.
+    pub fn queue_user_apc(&self, thread: Handle, apc: impl FnOnce() + Send + 'static) -> Result<()> {
+        let apc: wait::Apc = Box::new(apc);
+        if thread == Handle::CURRENT_THREAD {
+            let main = self.main_thread();
+            return wait::queue_apc(&main.inner().ctx.owner, apc);
+        }
+        let ty = &self.kernel().builtin.thread;
+        self.with_object(ty, thread, Access::THREAD_SET_CONTEXT, |t: &ThreadObject| {
+            wait::queue_apc(&t.ctx.owner, apc)
+        })?
     }
 
     /// `PulseEvent`: satisfies the waiters waiting now (one for an auto-reset event, all

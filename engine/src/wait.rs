@@ -20,14 +20,19 @@
 //!   so that locking several objects at once has one order; wait-any waits and signals
 //!   of other objects never touch it.
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use smallvec::SmallVec;
 
 use crate::error::{Error, Result};
 use crate::object::{ObjRef, ObjectHeader};
-use crate::sync::{lock, Arc, AtomicBool, AtomicPtr, AtomicU32, AtomicUsize, Mutex, MutexGuard, Ordering};
+use crate::sync::{
+    lock, Arc, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Mutex, MutexGuard, Ordering,
+};
+use crate::time::{Clock, Time};
 
 /// The most handles one wait may name (`MAXIMUM_WAIT_OBJECTS`).
 pub(crate) const MAXIMUM_WAIT_OBJECTS: usize = 64;
@@ -52,8 +57,36 @@ const INTERRUPTED: u32 = u32::MAX - 1;
 const ABANDONED: u32 = 0x80;
 /// WAIT_TIMEOUT.
 const TIMEOUT: u32 = 0x102;
-/// WAIT_IO_COMPLETION.
+/// WAIT_IO_COMPLETION: an alertable wait was interrupted by a queued APC.
 const IO_COMPLETION: u32 = 0xC0;
+/// An async wait's future was dropped before it was decided.
+const CANCELLED: u32 = u32::MAX - 2;
+/// Marks a grant made by `PulseEvent`; the pulsed object's index is at `PULSE_SHIFT`
+/// (an async wait dropped after such a grant passes it on as a pulse, not a set).
+const PULSED: u32 = 1 << 24;
+const PULSE_SHIFT: u32 = 16;
+/// A grant's object index and `ABANDONED` bit.
+const GRANT_BITS: u32 = 0xFF;
+
+/// What a decided wait was given: the object (for a wait-all, 0) and how.
+struct Grant {
+    index: usize,
+    abandoned: bool,
+    /// The index of the object a pulse gave.
+    pulsed: Option<usize>,
+}
+
+/// The grant a status holds; `None` for a wait that acquired nothing.
+fn grant(code: u32) -> Option<Grant> {
+    match code {
+        PENDING | INTERRUPTED | CANCELLED | TIMEOUT | IO_COMPLETION => None,
+        c => Some(Grant {
+            index: (c & GRANT_BITS & !ABANDONED) as usize,
+            abandoned: c & ABANDONED != 0,
+            pulsed: (c & PULSED != 0).then_some(((c >> PULSE_SHIFT) & 0x7F) as usize),
+        }),
+    }
+}
 
 /// How a wait ended (`WaitForMultipleObjects`' return value).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -89,8 +122,8 @@ impl WaitStatus {
         match code {
             TIMEOUT => WaitStatus::Timeout,
             IO_COMPLETION => WaitStatus::IoCompletion,
-            c if c & ABANDONED != 0 => WaitStatus::Abandoned((c & !ABANDONED) as usize),
-            c => WaitStatus::Object(c as usize),
+            c if c & ABANDONED != 0 => WaitStatus::Abandoned((c & GRANT_BITS & !ABANDONED) as usize),
+            c => WaitStatus::Object((c & GRANT_BITS) as usize),
         }
     }
 }
@@ -373,6 +406,21 @@ struct OwnerState {
     /// The waits this thread is in (one, unless an embedder waits as one thread from
     /// two host threads at once).
     waits: SmallVec<[Arc<WaitBlock>; 1]>,
+    /// User APCs queued to this thread, first in first out.
+    apcs: VecDeque<Apc>,
+}
+
+/// A user-mode APC: run once, on its thread's own host thread, in an alertable wait.
+pub(crate) type Apc = Box<dyn FnOnce() + Send>;
+
+/// Whom a decided wait wakes.
+enum Wakeup {
+    Nobody,
+    /// A blocked host thread (under loom, the block's condition variable instead).
+    #[cfg(not(loom))]
+    Thread(std::thread::Thread),
+    /// An async task (`AsyncWait`); taken by the wake.
+    Task(Waker),
 }
 
 impl fmt::Debug for Owner {
@@ -423,15 +471,21 @@ pub(crate) struct WaitBlock {
     status: AtomicU32,
     /// The waiting thread: mutexes acquired for this wait become its.
     owner: Arc<Owner>,
-    /// The host thread to unpark.
-    #[cfg(not(loom))]
-    waker: Mutex<Option<std::thread::Thread>>,
+    /// The host thread to unpark or the task to wake. A leaf lock.
+    waker: Mutex<Wakeup>,
     /// Under loom, a condition variable instead of park/unpark: loom's `unpark` of a
     /// thread that has already moved on and blocks elsewhere (a stale unpark, harmless
-    /// with std's token) upsets its scheduler. The waiter checks the status under the
-    /// mutex and the waker notifies under it, so no notification is lost.
+    /// with std's token) upsets its scheduler. The waiter checks the status under
+    /// `waker` and the waker notifies under it, so no notification is lost.
     #[cfg(loom)]
-    waker: (Mutex<()>, loom::sync::Condvar),
+    cv: loom::sync::Condvar,
+    /// An alertable wait: a queued APC decides it `IO_COMPLETION`. Written before the
+    /// block is registered with its thread; read under the thread's lock.
+    alertable: AtomicBool,
+    /// For a wait-all granted by a signaller: which of its objects were abandoned
+    /// mutexes (bit i: object i), so a dropped async wait restores each. Written before
+    /// the deciding CAS, which publishes it.
+    abandoned: AtomicU64,
     /// For a wait-all: how many objects, and which (a signaller checks all of them).
     /// Written by the waiter before the block is queued (the queue's lock publishes
     /// them); valid while the block is queued, since the waiter holds a reference to each
@@ -445,10 +499,11 @@ impl WaitBlock {
         WaitBlock {
             status: AtomicU32::new(PENDING),
             owner,
-            #[cfg(not(loom))]
-            waker: Mutex::new(None),
+            waker: Mutex::new(Wakeup::Nobody),
             #[cfg(loom)]
-            waker: (Mutex::new(()), loom::sync::Condvar::new()),
+            cv: loom::sync::Condvar::new(),
+            alertable: AtomicBool::new(false),
+            abandoned: AtomicU64::new(0),
             count: AtomicUsize::new(0),
             objects: std::array::from_fn(|_| AtomicPtr::new(std::ptr::null_mut())),
         }
@@ -467,14 +522,26 @@ impl WaitBlock {
     }
 
     fn wake(&self) {
-        #[cfg(not(loom))]
-        if let Some(t) = lock(&self.waker).as_ref() {
-            t.unpark();
-        }
-        #[cfg(loom)]
-        {
-            let _g = lock(&self.waker.0);
-            self.waker.1.notify_all();
+        let task = {
+            let mut w = lock(&self.waker);
+            #[cfg(loom)]
+            self.cv.notify_all();
+            match &*w {
+                #[cfg(not(loom))]
+                Wakeup::Thread(t) => {
+                    t.unpark();
+                    None
+                }
+                Wakeup::Task(_) => match std::mem::replace(&mut *w, Wakeup::Nobody) {
+                    Wakeup::Task(t) => Some(t),
+                    _ => None,
+                },
+                Wakeup::Nobody => None,
+            }
+        };
+        // Outside the lock: a waker may run arbitrary code (even poll the future).
+        if let Some(t) = task {
+            t.wake();
         }
     }
 }
@@ -486,6 +553,8 @@ pub(crate) struct WaitContext {
     pub(crate) owner: Arc<Owner>,
     spare: Arc<WaitBlock>,
     busy: AtomicBool,
+    /// The kernel's clock: timeouts run on it.
+    time: Arc<Time>,
 }
 
 impl fmt::Debug for WaitContext {
@@ -495,12 +564,13 @@ impl fmt::Debug for WaitContext {
 }
 
 impl WaitContext {
-    pub(crate) fn new(tid: u32) -> WaitContext {
+    pub(crate) fn new(tid: u32, time: Arc<Time>) -> WaitContext {
         let owner = Arc::new(Owner::new(tid));
         WaitContext {
             spare: Arc::new(WaitBlock::new(Arc::clone(&owner))),
             owner,
             busy: AtomicBool::new(false),
+            time,
         }
     }
 
@@ -536,6 +606,11 @@ impl Drop for Claimed<'_> {
 /// `lock_signal`, except in a waiter's own check, which tries wait-any entries only). A wait-any entry that is decided here leaves the queue (its
 /// waiter need not relock this object); decided blocks go on `woken`.
 fn wake(obj: &ObjectHeader, state: &mut State, all_locked: bool, woken: &mut Woken) {
+    wake_as(obj, state, all_locked, false, woken);
+}
+
+/// [`wake`], marking the grants as a pulse's when `pulse`.
+fn wake_as(obj: &ObjectHeader, state: &mut State, all_locked: bool, pulse: bool, woken: &mut Woken) {
     let mut i = 0;
     while i < state.queue.len() {
         if !state.kind.ready_for_anyone() && !matches!(state.kind, Kind::Mutex { .. }) {
@@ -545,7 +620,7 @@ fn wake(obj: &ObjectHeader, state: &mut State, all_locked: bool, woken: &mut Wok
         if state.queue[i].all {
             if all_locked {
                 let block = Arc::clone(&state.queue[i].block);
-                try_wake_all(&block, obj, state, woken);
+                try_wake_all(&block, obj, state, pulse, woken);
             }
             i += 1;
             continue;
@@ -556,7 +631,10 @@ fn wake(obj: &ObjectHeader, state: &mut State, all_locked: bool, woken: &mut Wok
             i += 1;
             continue;
         }
-        let code = e.index + if kind.is_abandoned() { ABANDONED } else { 0 };
+        let mut code = e.index + if kind.is_abandoned() { ABANDONED } else { 0 };
+        if pulse {
+            code |= PULSED | e.index << PULSE_SHIFT;
+        }
         if e.block.decide(code) {
             let e = queue.remove(i);
             kind.acquire(&e.block.owner, obj);
@@ -577,15 +655,23 @@ fn wake_any(obj: &ObjectHeader, state: &mut State, woken: &mut Woken) {
 /// holds the wait-all lock and `held`'s lock (`held_state`); the others are locked here,
 /// one after another — safe because only holders of the wait-all lock ever hold two
 /// object locks at once.
-fn try_wake_all(block: &Arc<WaitBlock>, held: &ObjectHeader, held_state: &mut State, woken: &mut Woken) {
+fn try_wake_all(
+    block: &Arc<WaitBlock>,
+    held: &ObjectHeader,
+    held_state: &mut State,
+    pulse: bool,
+    woken: &mut Woken,
+) {
     if block.status.load(Ordering::Acquire) != PENDING {
         return;
     }
     let n = block.count.load(Ordering::Relaxed);
-    let mut others: SmallVec<[(&ObjectHeader, Locked<'_>); 8]> = SmallVec::new();
-    for slot in &block.objects[..n] {
+    let mut others: SmallVec<[(usize, &ObjectHeader, Locked<'_>); 8]> = SmallVec::new();
+    let mut held_index = 0;
+    for (i, slot) in block.objects[..n].iter().enumerate() {
         let p = slot.load(Ordering::Relaxed);
         if std::ptr::eq(p, held) {
+            held_index = i;
             continue;
         }
         // SAFETY: the block is queued on `held`, whose lock we hold, and its waiter
@@ -594,17 +680,28 @@ fn try_wake_all(block: &Arc<WaitBlock>, held: &ObjectHeader, held_state: &mut St
         // as long as this call runs.
         let obj = unsafe { &*p };
         if let Some(w) = waitable(obj) {
-            others.push((obj, w.lock()));
+            others.push((i, obj, w.lock()));
         }
     }
     let who = &block.owner;
-    if !held_state.kind.ready_for(who) || !others.iter().all(|(_, l)| l.state.kind.ready_for(who)) {
+    if !held_state.kind.ready_for(who) || !others.iter().all(|(_, _, l)| l.state.kind.ready_for(who)) {
         return;
     }
-    let abandoned = held_state.kind.is_abandoned() || others.iter().any(|(_, l)| l.state.kind.is_abandoned());
-    if block.decide(if abandoned { ABANDONED } else { 0 }) {
+    let mut mask = u64::from(held_state.kind.is_abandoned()) << held_index;
+    for (i, _, l) in &others {
+        mask |= u64::from(l.state.kind.is_abandoned()) << i;
+    }
+    // Relaxed: published by the deciding CAS below (AcqRel), read after the waiter's
+    // Acquire load of the status. Only holders of the wait-all lock write it, one at a
+    // time, and only while the block is undecided.
+    block.abandoned.store(mask, Ordering::Relaxed);
+    let mut code = if mask != 0 { ABANDONED } else { 0 };
+    if pulse {
+        code |= PULSED | (held_index as u32) << PULSE_SHIFT;
+    }
+    if block.decide(code) {
         held_state.kind.acquire(who, held);
-        for (obj, l) in &mut others {
+        for (_, obj, l) in &mut others {
             l.state.kind.acquire(who, obj);
         }
         woken.push(Arc::clone(block));
@@ -672,43 +769,69 @@ fn try_spinning(who: &Arc<Owner>, objects: &[&ObjectHeader]) -> Option<WaitStatu
 
 /// Waits for `objects` as `ctx`'s thread, blocking if they are not ready (the caller
 /// holds a reference to each, so a close of their handles does not end the wait).
-/// `timeout`: `None` forever, `Some(ZERO)` a test.
+/// `timeout`: `None` forever, `Some(ZERO)` a test. An `alertable` wait also ends, with
+/// `IoCompletion`, when an APC is queued to the thread (the caller runs the APCs). No
+/// objects: a sleep.
 pub(crate) fn wait(
     ctx: &WaitContext,
     objects: &[ObjRef],
     all: bool,
     timeout: Option<Duration>,
+    alertable: bool,
 ) -> Result<WaitStatus> {
-    debug_assert!(!objects.is_empty() && objects.len() <= BLOCK_SLOTS);
+    debug_assert!(objects.len() <= BLOCK_SLOTS && !(all && objects.is_empty()));
     let who = &ctx.owner;
-    if all {
-        return wait_all(ctx, objects, timeout);
-    }
-    let headers: SmallVec<[&ObjectHeader; 4]> = objects.iter().map(|o| &**o).collect();
-    if let Some(status) = try_now(who, &headers, false)? {
-        return Ok(status);
-    }
-    if timeout == Some(Duration::ZERO) {
-        return Ok(WaitStatus::Timeout);
-    }
-    // A short spin before queueing: an object held for a moment (a mutex another core is
-    // about to release) is taken without a sleep and a wake-up. Spinning is only a
-    // repeated first look; queued waiters keep their order.
-    #[cfg(not(loom))]
-    for _ in 0..SPIN_ROUNDS {
-        for _ in 0..SPIN_PAUSES {
-            std::hint::spin_loop();
-        }
-        if let Some(status) = try_spinning(who, &headers) {
+    if !all {
+        let headers: SmallVec<[&ObjectHeader; 4]> = objects.iter().map(|o| &**o).collect();
+        if let Some(status) = try_now(who, &headers, false)? {
             return Ok(status);
+        }
+        if timeout == Some(Duration::ZERO) {
+            return Ok(WaitStatus::Timeout);
+        }
+        // A short spin before queueing: an object held for a moment (a mutex another
+        // core is about to release) is taken without a sleep and a wake-up. Spinning is
+        // only a repeated first look; queued waiters keep their order.
+        #[cfg(not(loom))]
+        if !objects.is_empty() {
+            for _ in 0..SPIN_ROUNDS {
+                for _ in 0..SPIN_PAUSES {
+                    std::hint::spin_loop();
+                }
+                if let Some(status) = try_spinning(who, &headers) {
+                    return Ok(status);
+                }
+            }
         }
     }
     let claimed = ctx.claim();
     let block = &claimed.block;
-    prepare(block, objects);
+    prepare(block, objects, thread_wakeup(), alertable);
     register(who, block)?;
-    // Queue on every object, then check them again: a signal between our first look and
-    // our queueing is seen here.
+    if all {
+        match queue_all(block, objects) {
+            Ok(None) => {}
+            done => {
+                unregister(who, block);
+                return done.map(|s| s.unwrap_or(WaitStatus::Timeout));
+            }
+        }
+        if timeout == Some(Duration::ZERO) {
+            let code = if block.decide(TIMEOUT) { TIMEOUT } else { block.status.load(Ordering::Acquire) };
+            leave(block, objects, true, code);
+            return outcome(code);
+        }
+    } else {
+        queue_any(block, objects);
+    }
+    let code = sleep(block, timeout, &ctx.time);
+    leave(block, objects, all, code);
+    outcome(code)
+}
+
+/// Queues a wait-any on every object, then checks them again: a signal between the
+/// waiter's first look and its queueing is seen here ("queue then check").
+fn queue_any(block: &Arc<WaitBlock>, objects: &[ObjRef]) {
     for (i, obj) in objects.iter().enumerate() {
         if let Some(w) = waitable(obj) {
             w.lock().state.enqueue(block, i, false);
@@ -725,28 +848,15 @@ pub(crate) fn wait(
             unpark_all(woken);
         }
     }
-    let code = sleep(block, timeout);
-    // The entry of the object that satisfied the wait left its queue when it was decided.
-    let satisfied_by = match code {
-        TIMEOUT | INTERRUPTED => None,
-        c => Some((c & !ABANDONED) as usize),
-    };
-    for (i, obj) in objects.iter().enumerate() {
-        if Some(i) == satisfied_by {
-            continue;
-        }
-        if let Some(w) = waitable(obj) {
-            w.lock().state.dequeue(block);
-        }
-    }
-    unregister(who, block);
-    outcome(code)
 }
 
-fn wait_all(ctx: &WaitContext, objects: &[ObjRef], timeout: Option<Duration>) -> Result<WaitStatus> {
-    let who = &ctx.owner;
-    let domain = objects[0].domain();
-    let all_lock = lock(&domain.wait_all);
+/// A wait-all's one atomic step, under the wait-all lock and every object's lock: if
+/// all the objects are ready, acquires them and returns the status (the block is not
+/// queued); else queues the block on each, so that a signal of any of them (which then
+/// takes the wait-all lock) tries it.
+fn queue_all(block: &Arc<WaitBlock>, objects: &[ObjRef]) -> Result<Option<WaitStatus>> {
+    let who = &block.owner;
+    let _all = lock(&objects[0].domain().wait_all);
     let mut locked: SmallVec<[(&ObjectHeader, &Waitable, Locked<'_>); 4]> = SmallVec::new();
     for obj in objects {
         if let Some(w) = waitable(obj) {
@@ -760,17 +870,8 @@ fn wait_all(ctx: &WaitContext, objects: &[ObjRef], timeout: Option<Duration>) ->
         for (obj, _, l) in &mut locked {
             l.state.kind.acquire(who, obj);
         }
-        return Ok(if abandoned { WaitStatus::Abandoned(0) } else { WaitStatus::Object(0) });
+        return Ok(Some(if abandoned { WaitStatus::Abandoned(0) } else { WaitStatus::Object(0) }));
     }
-    if timeout == Some(Duration::ZERO) {
-        return Ok(WaitStatus::Timeout);
-    }
-    let claimed = ctx.claim();
-    let block = &claimed.block;
-    prepare(block, objects);
-    register(who, block)?;
-    // Queued under the wait-all lock and every object's lock: a signal of any of them
-    // now takes the wait-all lock and tries this block.
     for (i, obj) in objects.iter().enumerate() {
         if let Some((_, w, l)) = locked.iter_mut().find(|(o, _, _)| std::ptr::eq(*o, &**obj)) {
             l.state.enqueue(block, i, true);
@@ -778,42 +879,71 @@ fn wait_all(ctx: &WaitContext, objects: &[ObjRef], timeout: Option<Duration>) ->
             w.all_hint.fetch_add(1, Ordering::Relaxed);
         }
     }
-    drop(locked);
-    drop(all_lock);
-    let code = sleep(block, timeout);
-    for obj in objects {
-        if let Some(w) = waitable(obj) {
-            let mut l = w.lock();
-            if l.state.dequeue(block) > 0 {
-                // Under the object's lock (see `lock_signal`).
-                w.all_hint.fetch_sub(1, Ordering::Relaxed);
+    Ok(None)
+}
+
+/// Takes a decided (`code`) or abandoned wait off its objects' queues and its thread.
+fn leave(block: &Arc<WaitBlock>, objects: &[ObjRef], all: bool, code: u32) {
+    if all {
+        for obj in objects {
+            if let Some(w) = waitable(obj) {
+                let mut l = w.lock();
+                if l.state.dequeue(block) > 0 {
+                    // Under the object's lock (see `lock_signal`).
+                    w.all_hint.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+    } else {
+        // The entry of the object that satisfied the wait left its queue when it was
+        // decided.
+        let satisfied_by = grant(code).map(|g| g.index);
+        for (i, obj) in objects.iter().enumerate() {
+            if Some(i) == satisfied_by {
+                continue;
+            }
+            if let Some(w) = waitable(obj) {
+                w.lock().state.dequeue(block);
             }
         }
     }
-    unregister(who, block);
-    outcome(code)
+    unregister(&block.owner, block);
+}
+
+/// The calling host thread, to be unparked.
+fn thread_wakeup() -> Wakeup {
+    #[cfg(not(loom))]
+    return Wakeup::Thread(std::thread::current());
+    #[cfg(loom)]
+    Wakeup::Nobody
 }
 
 /// Readies a claimed block for a wait on `objects`.
-fn prepare(block: &WaitBlock, objects: &[ObjRef]) {
-    // Relaxed: the block is not yet shared; queueing it under an object lock publishes
-    // these stores to every signaller that finds it there.
+fn prepare(block: &WaitBlock, objects: &[ObjRef], wakeup: Wakeup, alertable: bool) {
+    // Relaxed: the block is not yet shared; registering it under its thread's lock and
+    // queueing it under an object lock publish these stores to every signaller that
+    // finds it there.
     block.status.store(PENDING, Ordering::Relaxed);
+    block.alertable.store(alertable, Ordering::Relaxed);
+    block.abandoned.store(0, Ordering::Relaxed);
     block.count.store(objects.len(), Ordering::Relaxed);
     for (slot, obj) in block.objects.iter().zip(objects) {
         slot.store(obj.as_ptr().cast_mut(), Ordering::Relaxed);
     }
-    #[cfg(not(loom))]
-    {
-        *lock(&block.waker) = Some(std::thread::current());
-    }
+    *lock(&block.waker) = wakeup;
 }
 
-/// Makes the wait findable by the thread's exit. ACCESS_DENIED if it has exited.
+/// Makes the wait findable by the thread's exit and by `queue_apc`. ACCESS_DENIED if
+/// the thread has exited. An alertable wait with APCs already queued is decided
+/// `IO_COMPLETION` at once (it queues, finds itself decided, and leaves).
 fn register(who: &Owner, block: &Arc<WaitBlock>) -> Result<()> {
     let mut s = lock(&who.state);
     if s.exited {
         return Err(Error::AccessDenied);
+    }
+    #[cfg(not(kobj_mutant = "apc_unchecked"))] // mutant: APCs queued before the wait are not seen
+    if block.alertable.load(Ordering::Relaxed) && !s.apcs.is_empty() {
+        block.decide(IO_COMPLETION);
     }
     s.waits.push(Arc::clone(block));
     Ok(())
@@ -827,8 +957,9 @@ fn unregister(who: &Owner, block: &Arc<WaitBlock>) {
 }
 
 /// Parks until the block is decided or the time runs out (then decides it `TIMEOUT`,
-/// unless a signal got there first: then the signal's outcome stands).
-fn sleep(block: &WaitBlock, timeout: Option<Duration>) -> u32 {
+/// unless a signal got there first: then the signal's outcome stands). On the manual
+/// clock the deadline goes in `time`'s map, and `advance_clock` times the wait out.
+fn sleep(block: &Arc<WaitBlock>, timeout: Option<Duration>, time: &Time) -> u32 {
     // Queued and still awake for a moment: a hand-off that comes now needs no wake-up
     // (unparking a thread that is not parked is one atomic swap, no system call).
     #[cfg(not(loom))]
@@ -839,6 +970,18 @@ fn sleep(block: &WaitBlock, timeout: Option<Duration>) -> u32 {
             return code;
         }
     }
+    if let (Some(after), Clock::Manual) = (timeout, time.clock()) {
+        let key = time.add_wait(after, block);
+        let code = park(block, None);
+        time.remove_wait(key);
+        return code;
+    }
+    park(block, timeout)
+}
+
+/// Blocks until the block is decided, or until `timeout` on the host's clock passes
+/// (then decides it `TIMEOUT` if nobody has).
+fn park(block: &WaitBlock, timeout: Option<Duration>) -> u32 {
     #[cfg(not(loom))]
     let deadline = timeout.and_then(|d| std::time::Instant::now().checked_add(d));
     loop {
@@ -868,9 +1011,9 @@ fn sleep(block: &WaitBlock, timeout: Option<Duration>) -> u32 {
         #[cfg(loom)]
         match timeout {
             None => {
-                let g = lock(&block.waker.0);
+                let g = lock(&block.waker);
                 if block.status.load(Ordering::Acquire) == PENDING {
-                    drop(block.waker.1.wait(g));
+                    drop(block.cv.wait(g));
                 }
             }
             Some(_) => {
@@ -880,10 +1023,164 @@ fn sleep(block: &WaitBlock, timeout: Option<Duration>) -> u32 {
     }
 }
 
+/// A manual-clock deadline came: the wait times out unless it was decided already.
+pub(crate) fn time_out(block: &WaitBlock) {
+    if block.decide(TIMEOUT) {
+        block.wake();
+    }
+}
+
 fn outcome(code: u32) -> Result<WaitStatus> {
     match code {
-        INTERRUPTED => Err(Error::AccessDenied),
+        INTERRUPTED | CANCELLED => Err(Error::AccessDenied),
         c => Ok(WaitStatus::from_code(c)),
+    }
+}
+
+/// `QueueUserAPC`: queues `apc` to `who`, and ends an alertable wait it is in (with
+/// `IO_COMPLETION`; it runs the APCs). GEN_FAILURE if the thread has exited (the APC
+/// is dropped unrun).
+pub(crate) fn queue_apc(who: &Owner, apc: Apc) -> Result<()> {
+    let mut s = lock(&who.state);
+    if s.exited {
+        drop(s);
+        drop(apc);
+        return Err(Error::GenFailure);
+    }
+    s.apcs.push_back(apc);
+    let alerted: SmallVec<[Arc<WaitBlock>; 1]> = s
+        .waits
+        .iter()
+        .filter(|b| b.alertable.load(Ordering::Relaxed) && b.decide(IO_COMPLETION))
+        .cloned()
+        .collect();
+    drop(s);
+    for b in alerted {
+        b.wake();
+    }
+    Ok(())
+}
+
+/// The next APC queued to `who`, taken off its queue.
+pub(crate) fn take_apc(who: &Owner) -> Option<Apc> {
+    lock(&who.state).apcs.pop_front()
+}
+
+/// Whether APCs are queued to `who`.
+pub(crate) fn has_apc(who: &Owner) -> bool {
+    !lock(&who.state).apcs.is_empty()
+}
+
+/// An async task's wait (the engine of `WaitFuture`): the same queue and arbitration as
+/// a blocking wait, with the task's waker in the block instead of a host thread. Its
+/// drop before the outcome was returned undoes whatever it was granted.
+pub(crate) struct AsyncWait {
+    owner: Arc<Owner>,
+    objects: SmallVec<[ObjRef; 4]>,
+    all: bool,
+    /// Set while queued.
+    block: Option<Arc<WaitBlock>>,
+}
+
+impl fmt::Debug for AsyncWait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsyncWait")
+            .field("tid", &self.owner.tid)
+            .field("objects", &self.objects.len())
+            .field("all", &self.all)
+            .field("queued", &self.block.is_some())
+            .finish()
+    }
+}
+
+impl AsyncWait {
+    /// A wait by `owner` for `objects` (1..=64, checked by the caller, each with a
+    /// reference; no duplicates in a wait-all).
+    pub(crate) fn new(owner: Arc<Owner>, objects: SmallVec<[ObjRef; 4]>, all: bool) -> AsyncWait {
+        AsyncWait { owner, objects, all, block: None }
+    }
+
+    /// The first poll tries the objects and queues; later polls look at the outcome.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<WaitStatus>> {
+        if let Some(block) = &self.block {
+            {
+                let mut w = lock(&block.waker);
+                if !matches!(&*w, Wakeup::Task(t) if t.will_wake(cx.waker())) {
+                    *w = Wakeup::Task(cx.waker().clone());
+                }
+            }
+            // After the waker is in place: a decision made before it was would have found
+            // the old waker, and is seen here.
+            let code = block.status.load(Ordering::Acquire);
+            if code == PENDING {
+                return Poll::Pending;
+            }
+            return Poll::Ready(self.finish(code));
+        }
+        if self.owner.is_exited() {
+            return Poll::Ready(Err(Error::AccessDenied));
+        }
+        if !self.all {
+            let headers: SmallVec<[&ObjectHeader; 4]> = self.objects.iter().map(|o| &**o).collect();
+            match try_now(&self.owner, &headers, false) {
+                Ok(Some(status)) => return Poll::Ready(Ok(status)),
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(None) => {}
+            }
+        }
+        let block = Arc::new(WaitBlock::new(Arc::clone(&self.owner)));
+        prepare(&block, &self.objects, Wakeup::Task(cx.waker().clone()), false);
+        if let Err(e) = register(&self.owner, &block) {
+            return Poll::Ready(Err(e));
+        }
+        if self.all {
+            match queue_all(&block, &self.objects) {
+                Ok(None) => {}
+                done => {
+                    unregister(&self.owner, &block);
+                    return Poll::Ready(done.map(|s| s.unwrap_or(WaitStatus::Timeout)));
+                }
+            }
+        } else {
+            queue_any(&block, &self.objects);
+        }
+        let code = block.status.load(Ordering::Acquire);
+        self.block = Some(block);
+        if code == PENDING {
+            Poll::Pending
+        } else {
+            Poll::Ready(self.finish(code))
+        }
+    }
+
+    fn finish(&mut self, code: u32) -> Result<WaitStatus> {
+        if let Some(block) = self.block.take() {
+            leave(&block, &self.objects, self.all, code);
+        }
+        outcome(code)
+    }
+}
+
+impl Drop for AsyncWait {
+    /// Dropped while queued: the wait is cancelled if undecided; if it was granted, the
+    /// grant is undone through the normal release paths, so every object is as if the
+    /// wait had never been made.
+    fn drop(&mut self) {
+        let Some(block) = self.block.take() else { return };
+        let code = if block.decide(CANCELLED) { CANCELLED } else { block.status.load(Ordering::Acquire) };
+        leave(&block, &self.objects, self.all, code);
+        #[cfg(kobj_mutant = "async_no_undo")] // mutant: a granted future's drop loses the grant
+        return;
+        let Some(g) = grant(code) else { return };
+        if self.all {
+            // Relaxed: the Acquire load of the status above made it visible.
+            let mask = block.abandoned.load(Ordering::Relaxed);
+            for (i, obj) in self.objects.iter().enumerate() {
+                undo(obj, &self.owner, mask & (1 << i) != 0, g.pulsed == Some(i));
+            }
+        } else if let Some(obj) = self.objects.get(g.index) {
+            undo(obj, &self.owner, g.abandoned, g.pulsed.is_some());
+        }
     }
 }
 
@@ -926,7 +1223,7 @@ pub(crate) fn pulse_event(obj: &ObjectHeader, w: &Waitable) {
             *signaled = true;
         }
         let all = g.all.is_some();
-        wake(obj, &mut g.locked.state, all, &mut woken);
+        wake_as(obj, &mut g.locked.state, all, true, &mut woken);
         if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
             *signaled = false;
         }
@@ -1065,7 +1362,7 @@ pub(crate) fn signal_once(obj: &ObjectHeader, w: &Waitable) {
 /// is abandoned and handed to its next waiter. False if it had already exited; else
 /// `first` runs first, under the owner's lock (the thread's exit code is stored there).
 pub(crate) fn exit(who: &Arc<Owner>, first: impl FnOnce()) -> bool {
-    let (owned, waits) = {
+    let (owned, waits, apcs) = {
         let mut s = lock(&who.state);
         if s.exited {
             return false;
@@ -1074,8 +1371,11 @@ pub(crate) fn exit(who: &Arc<Owner>, first: impl FnOnce()) -> bool {
         s.exited = true;
         // Release: pairs with `is_exited`.
         who.exited.store(true, Ordering::Release);
-        (std::mem::take(&mut s.owned), std::mem::take(&mut s.waits))
+        (std::mem::take(&mut s.owned), std::mem::take(&mut s.waits), std::mem::take(&mut s.apcs))
     };
+    // Queued APCs are dropped unrun (their closures' captures are released here,
+    // outside every lock).
+    drop(apcs);
     for block in &waits {
         if block.decide(INTERRUPTED) {
             block.wake();
@@ -1113,13 +1413,25 @@ pub(crate) fn exit(who: &Arc<Owner>, first: impl FnOnce()) -> bool {
 
 /// Undoes an acquisition a wait made but will not report (a `SignalObjectAndWait`
 /// whose signal failed after its wait was satisfied): through the normal signal paths.
-fn undo(obj: &ObjectHeader, who: &Owner, was_abandoned: bool) {
+fn undo(obj: &ObjectHeader, who: &Owner, was_abandoned: bool, pulsed: bool) {
     let Some(w) = waitable(obj) else { return };
     let mut woken = Woken::new();
     {
         let mut g = lock_signal(obj, w);
+        let all = g.all.is_some();
         let owned = g.locked.state.kind.owned_by(who);
         match &mut g.locked.state.kind {
+            Kind::Event { manual: false, signaled } if pulsed => {
+                // A pulse's grant goes to the next waiter queued now, else to nobody.
+                *signaled = true;
+                wake_as(obj, &mut g.locked.state, all, true, &mut woken);
+                if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
+                    *signaled = false;
+                }
+                drop(g);
+                unpark_all(woken);
+                return;
+            }
             Kind::Event { manual: false, signaled } => *signaled = true,
             Kind::Semaphore { count, .. } => *count += 1,
             Kind::Mutex { held, recursion, abandoned, .. } => {
@@ -1133,7 +1445,6 @@ fn undo(obj: &ObjectHeader, who: &Owner, was_abandoned: bool) {
             }
             Kind::Event { manual: true, .. } | Kind::Once { .. } => return,
         }
-        let all = g.all.is_some();
         wake(obj, &mut g.locked.state, all, &mut woken);
     }
     unpark_all(woken);
@@ -1154,6 +1465,7 @@ pub(crate) fn signal_and_wait(
     signal: (&ObjectHeader, SignalOp),
     target: &ObjRef,
     timeout: Option<Duration>,
+    alertable: bool,
 ) -> Result<WaitStatus> {
     let who = &ctx.owner;
     let (sig_obj, op) = signal;
@@ -1169,7 +1481,7 @@ pub(crate) fn signal_and_wait(
     w.lock().state.kind.check_limit(who)?;
     let claimed = ctx.claim();
     let block = &claimed.block;
-    prepare(block, std::slice::from_ref(target));
+    prepare(block, std::slice::from_ref(target), thread_wakeup(), alertable);
     register(who, block)?;
     w.lock().state.enqueue(block, 0, false);
     let signalled = do_signal(sig_obj, sig_w, &op, who);
@@ -1179,7 +1491,7 @@ pub(crate) fn signal_and_wait(
             let mut woken = Woken::new();
             wake_any(target, &mut w.lock().state, &mut woken);
             unpark_all(woken);
-            sleep(block, timeout)
+            sleep(block, timeout, &ctx.time)
         }
         // The wait is not performed; if it was satisfied meanwhile, it is undone below.
         Err(_) => {
@@ -1190,14 +1502,10 @@ pub(crate) fn signal_and_wait(
             }
         }
     };
-    if code == TIMEOUT || code == INTERRUPTED {
-        // Still queued (a decided entry left the queue when it was decided).
-        w.lock().state.dequeue(block);
-    }
-    unregister(who, block);
+    leave(block, std::slice::from_ref(target), false, code);
     if let Err(e) = signalled {
-        if code != TIMEOUT && code != INTERRUPTED {
-            undo(target, who, code & ABANDONED != 0);
+        if let Some(g) = grant(code) {
+            undo(target, who, g.abandoned, g.pulsed.is_some());
         }
         return Err(e);
     }

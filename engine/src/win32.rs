@@ -6,6 +6,7 @@
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
+use std::time::Duration;
 
 use crate::access::Access;
 use crate::error::{Error, Result};
@@ -16,6 +17,7 @@ use crate::process::{inherit_flag, Created, Process};
 use crate::reference::ObjectRef;
 use crate::security::SecurityAttributes;
 use crate::sync::{epoch, lock, Mutex as Lock};
+use crate::time::{Due, TimerCore, TimerInfo};
 use crate::wait::{self, Kind, Waitable};
 
 /// How `create_file` treats an existing or missing file (`dwCreationDisposition`).
@@ -96,7 +98,7 @@ impl Process {
         self.create_with(ty, sa, name, || {
             Ok(WaitableTimer {
                 manual_reset,
-                w: Waitable::new(Kind::Event { manual: manual_reset, signaled: false }),
+                core: TimerCore::new(Waitable::new(Kind::Event { manual: manual_reset, signaled: false })),
             })
         })
     }
@@ -175,6 +177,41 @@ impl Process {
     /// `OpenWaitableTimer`.
     pub fn open_waitable_timer(&self, access: Access, inherit: bool, name: &str) -> Result<Handle> {
         self.open_object(&self.kernel().builtin.timer.clone(), access, inherit, name)
+    }
+
+    /// `SetWaitableTimer`: resets the timer (it becomes unsignalled) and arms it; at
+    /// `due` it is signalled (a manual-reset timer releases every waiter, a
+    /// synchronization timer one, or stays set until a wait takes it), and then every
+    /// `period` after that (zero: once). A due time already past fires before this
+    /// returns. Needs TIMER_MODIFY_STATE.
+    pub fn set_waitable_timer(&self, h: Handle, due: Due, period: Duration) -> Result<()> {
+        let ty = &self.kernel().builtin.timer;
+        let guard = epoch::pin();
+        let obj = self.lookup(h, ty.info_ptr(), Access::TIMER_MODIFY_STATE, &guard)?;
+        let t = obj.body_of(ty).ok_or(Error::InvalidHandle)?;
+        t.core.set(&self.kernel().time, obj, due, period)
+    }
+
+    /// `CancelWaitableTimer`: disarms the timer; its signal state stays as it is. Needs
+    /// TIMER_MODIFY_STATE.
+    pub fn cancel_waitable_timer(&self, h: Handle) -> Result<()> {
+        let time = &self.kernel().time;
+        self.with_object(&self.kernel().builtin.timer, h, Access::TIMER_MODIFY_STATE, |t: &WaitableTimer| {
+            t.core.cancel(time);
+        })
+    }
+
+    /// `NtQueryTimer`: the timer's kind, state and time to its next expiry. Needs
+    /// TIMER_QUERY_STATE.
+    pub fn query_waitable_timer(&self, h: Handle) -> Result<TimerInfo> {
+        let time = &self.kernel().time;
+        self.with_object(&self.kernel().builtin.timer, h, Access::TIMER_QUERY_STATE, |t: &WaitableTimer| {
+            TimerInfo {
+                manual_reset: t.manual_reset,
+                signaled: t.core.waitable().event_is_set(),
+                remaining: t.core.remaining(time),
+            }
+        })
     }
 
     /// `OpenFileMapping`.

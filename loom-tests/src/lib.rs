@@ -45,6 +45,15 @@ pub fn setup() -> (Kernel, ObjectType<Obj>, Process) {
     (kernel, ty, p)
 }
 
+/// A fresh kernel on [`kobj::Clock::Manual`] (handle limit [`LIMIT`]) and one root
+/// process: time moves only by `advance_clock`. Resets the block accounting.
+pub fn setup_manual_clock() -> (Kernel, Process) {
+    loom_surface::begin();
+    let kernel = Kernel::builder().handle_limit(LIMIT).clock(kobj::Clock::Manual).build();
+    let p = kernel.create_process(ProcessOptions::default()).expect("a root process");
+    (kernel, p)
+}
+
 /// Duplicates `h` within `p` with the same access (`DuplicateHandle` in place).
 pub fn dup(p: &Process, h: Handle) -> kobj::Result<Handle> {
     p.duplicate_handle(

@@ -180,6 +180,13 @@ impl ObjectHeader {
         self.handles.load(Ordering::Relaxed)
     }
 
+    /// True once the object's last reference is gone (for good: `try_ref` never brings
+    /// a count back from zero).
+    pub(crate) fn is_destroyed(&self) -> bool {
+        // Acquire: pairs with the Release decrement of `release`.
+        self.pointers.load(Ordering::Acquire) == 0
+    }
+
     /// Takes a pointer reference if the object is not yet destroyed.
     #[inline]
     pub(crate) fn try_ref(&self) -> Option<ObjRef> {
