@@ -182,6 +182,8 @@ pub enum WaitOp {
         handles: Vec<HandleRef>,
         /// `timeout MS` or `timeout infinite` (`None`); absent: the step's default.
         timeout: Option<Option<Duration>>,
+        /// `alertable`: the `_ex` call with `alertable = true` (APCs run in it).
+        alertable: bool,
     },
     /// `signal_and_wait S W`.
     SignalAndWait {
@@ -191,6 +193,8 @@ pub enum WaitOp {
         wait: HandleRef,
         /// As for `Wait`.
         timeout: Option<Option<Duration>>,
+        /// As for `Wait`.
+        alertable: bool,
     },
 }
 
@@ -258,10 +262,28 @@ pub enum Op {
     ExitCode,
     /// `id`: the pid or tid.
     Id,
+    /// `set_timer H after|at MS [period MS]`.
+    SetTimer { h: HandleRef, due: DueSpec, period: Duration },
+    /// `cancel_timer H`.
+    CancelTimer(HandleRef),
+    /// `queue_apc THREAD_HANDLE [set EVENT]`: an APC that counts itself (see `apcs`) and
+    /// optionally sets an event.
+    QueueApc { thread: HandleRef, set: Option<HandleRef> },
+    /// `sleep_ex [timeout MS|infinite] [alertable]` (a thread).
+    SleepEx { timeout: Option<Duration>, alertable: bool },
     /// `create_namespace "boundary" alias "A" [sid SID]...`.
     CreateNamespace { boundary: String, alias: String, sids: Vec<SidSpec> },
     /// `open_namespace "boundary" alias "A" [sid SID]...`.
     OpenNamespace { boundary: String, alias: String, sids: Vec<SidSpec> },
+}
+
+/// A timer's due time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DueSpec {
+    /// `after MS`: relative, on the monotonic clock.
+    After(Duration),
+    /// `at MS`: absolute, MS after `UNIX_EPOCH` on the kernel's wall clock.
+    At(Duration),
 }
 
 /// What `expect` checks about the previous step's result.
@@ -311,8 +333,14 @@ pub enum PrintWhat {
 /// What a step does.
 #[derive(Clone, Debug)]
 pub enum StepKind {
-    /// `kernel handle_limit N` (before any process).
-    Kernel { handle_limit: usize },
+    /// `kernel [handle_limit N] [clock manual|system]` (before any process).
+    Kernel { handle_limit: Option<usize>, manual_clock: bool },
+    /// `advance MS`: moves a manual clock forward.
+    Advance(Duration),
+    /// `clock`: the kernel's clock reading, in milliseconds.
+    ClockNow,
+    /// `apcs`: how many of the scenario's APCs have run.
+    Apcs,
     /// `process NAME ...`.
     Process { name: String, spec: ProcSpec },
     /// `thread NAME in PROC [inherit] [as VAR]`.

@@ -10,8 +10,8 @@ use kobj::{Access, CreationDisposition, DuplicateOptions, HandleFlags, Privilege
 
 use super::lex::{tokens, Tok, Token};
 use super::{
-    CreateSpec, DaclSpec, Expectation, HandleRef, ObjType, Op, PrintWhat, ProcSpec, SidSpec, Step, StepKind,
-    Target, WaitMode, WaitOp,
+    CreateSpec, DaclSpec, DueSpec, Expectation, HandleRef, ObjType, Op, PrintWhat, ProcSpec, SidSpec, Step,
+    StepKind, Target, WaitMode, WaitOp,
 };
 use crate::names::{error_code, parse_access, parse_flags, parse_u64, parse_wait};
 
@@ -233,11 +233,35 @@ fn statement(c: &mut Cursor<'_>) -> PResult<StepKind> {
     c.pos += 1;
     match first.as_str() {
         "kernel" => {
-            c.keyword("handle_limit")?;
-            let n = c.number("a handle limit")?;
-            let handle_limit = usize::try_from(n).map_err(|_| "handle limit too large".to_owned())?;
-            Ok(StepKind::Kernel { handle_limit })
+            let mut handle_limit = None;
+            let mut manual_clock = false;
+            if c.at_end() {
+                return Err("expected `handle_limit N` or `clock manual|system` after `kernel`".to_owned());
+            }
+            while !c.at_end() {
+                let w = c.word("a kernel option (handle_limit, clock)")?;
+                match w.as_str() {
+                    "handle_limit" => {
+                        let n = c.number("a handle limit")?;
+                        handle_limit =
+                            Some(usize::try_from(n).map_err(|_| "handle limit too large".to_owned())?);
+                    }
+                    "clock" => {
+                        let k = c.word("manual or system")?;
+                        manual_clock = match k.as_str() {
+                            "manual" => true,
+                            "system" => false,
+                            _ => return Err(format!("expected manual or system after `clock`, found `{k}`")),
+                        };
+                    }
+                    _ => return Err(format!("unknown kernel option `{w}` (handle_limit, clock)")),
+                }
+            }
+            Ok(StepKind::Kernel { handle_limit, manual_clock })
         }
+        "advance" => Ok(StepKind::Advance(Duration::from_millis(c.number("milliseconds")?))),
+        "clock" => Ok(StepKind::ClockNow),
+        "apcs" => Ok(StepKind::Apcs),
         "process" => {
             let name = c.name("a process name")?;
             let spec = proc_spec(c)?;
@@ -310,7 +334,7 @@ fn statement(c: &mut Cursor<'_>) -> PResult<StepKind> {
         "settle" => Ok(StepKind::Settle(Duration::from_millis(c.number("milliseconds")?))),
         other => Err(format!(
             "unknown statement `{other}` (expected process, thread, spawn, `WHO:` call, background, join, \
-             pending, expect, print, objects, sleep, settle or kernel)"
+             pending, expect, print, objects, apcs, clock, advance, sleep, settle or kernel)"
         )),
     }
 }
@@ -389,14 +413,23 @@ fn obj_type(w: &str) -> Option<ObjType> {
     })
 }
 
-fn timeout(c: &mut Cursor<'_>) -> PResult<Option<Option<Duration>>> {
-    if !c.eat("timeout") {
-        return Ok(None);
+/// `[timeout MS|infinite] [alertable]`, in either order.
+fn wait_tail(c: &mut Cursor<'_>) -> PResult<(Option<Option<Duration>>, bool)> {
+    let mut timeout = None;
+    let mut alertable = false;
+    loop {
+        if c.eat("timeout") {
+            timeout = Some(if c.eat("infinite") {
+                None
+            } else {
+                Some(Duration::from_millis(c.number("a timeout in milliseconds, or `infinite`")?))
+            });
+        } else if c.eat("alertable") {
+            alertable = true;
+        } else {
+            return Ok((timeout, alertable));
+        }
     }
-    if c.eat("infinite") {
-        return Ok(Some(None));
-    }
-    Ok(Some(Some(Duration::from_millis(c.number("a timeout in milliseconds, or `infinite`")?))))
 }
 
 /// A wait verb's arguments, or `None` if `verb` is not a wait.
@@ -408,19 +441,19 @@ fn wait_op(c: &mut Cursor<'_>, verb: &str) -> PResult<Option<WaitOp>> {
         "signal_and_wait" => {
             let signal = c.handle("the handle to signal")?;
             let wait = c.handle("the handle to wait on")?;
-            let timeout = timeout(c)?;
-            return Ok(Some(WaitOp::SignalAndWait { signal, wait, timeout }));
+            let (timeout, alertable) = wait_tail(c)?;
+            return Ok(Some(WaitOp::SignalAndWait { signal, wait, timeout, alertable }));
         }
         _ => return Ok(None),
     };
     let mut handles = vec![c.handle("a handle to wait on")?];
     if mode != WaitMode::Single {
-        while !c.at_end() && c.peek_word() != Some("timeout") {
+        while !c.at_end() && c.peek_word() != Some("timeout") && c.peek_word() != Some("alertable") {
             handles.push(c.handle("a handle to wait on")?);
         }
     }
-    let timeout = timeout(c)?;
-    Ok(Some(WaitOp::Wait { mode, handles, timeout }))
+    let (timeout, alertable) = wait_tail(c)?;
+    Ok(Some(WaitOp::Wait { mode, handles, timeout, alertable }))
 }
 
 fn call(c: &mut Cursor<'_>, who: &str) -> PResult<StepKind> {
@@ -485,14 +518,41 @@ fn op(c: &mut Cursor<'_>, verb: &str) -> PResult<Op> {
         }
         "release_mutex" => Op::ReleaseMutex(h(c)?),
         "query" => {
-            let w = c.word("event, semaphore or mutex")?;
+            let w = c.word("event, semaphore, mutex or timer")?;
             let ty = match w.as_str() {
                 "event" => ObjType::Event,
                 "semaphore" => ObjType::Semaphore,
                 "mutex" => ObjType::Mutex,
-                _ => return Err(format!("`query` takes event, semaphore or mutex, not `{w}`")),
+                "timer" => ObjType::Timer,
+                _ => return Err(format!("`query` takes event, semaphore, mutex or timer, not `{w}`")),
             };
             Op::Query(ty, h(c)?)
+        }
+        "set_timer" => {
+            let handle = h(c)?;
+            let due = if c.eat("after") {
+                DueSpec::After(Duration::from_millis(c.number("milliseconds")?))
+            } else if c.eat("at") {
+                DueSpec::At(Duration::from_millis(c.number("milliseconds after UNIX_EPOCH")?))
+            } else {
+                return Err(format!("expected `after MS` or `at MS`, found {}", c.found()));
+            };
+            let period = if c.eat("period") {
+                Duration::from_millis(c.number("a period in milliseconds")?)
+            } else {
+                Duration::ZERO
+            };
+            Op::SetTimer { h: handle, due, period }
+        }
+        "cancel_timer" => Op::CancelTimer(h(c)?),
+        "queue_apc" => {
+            let thread = c.handle("a thread handle")?;
+            let set = if c.eat("set") { Some(c.handle("an event to set")?) } else { None };
+            Op::QueueApc { thread, set }
+        }
+        "sleep_ex" => {
+            let (timeout, alertable) = wait_tail(c)?;
+            Op::SleepEx { timeout: timeout.unwrap_or(Some(Duration::ZERO)), alertable }
         }
         "handle_count" => Op::HandleCount,
         "terminated" | "exited" => Op::Ended,
@@ -856,7 +916,8 @@ mod tests {
         let steps = parse("T: wait_any a -1 0x8 timeout 10\nbackground J T: wait_all a b\n").unwrap();
         match &steps[0].kind {
             StepKind::Call {
-                op: Op::Wait(WaitOp::Wait { mode: WaitMode::Any, handles, timeout }), ..
+                op: Op::Wait(WaitOp::Wait { mode: WaitMode::Any, handles, timeout, .. }),
+                ..
             } => {
                 assert_eq!(handles[1], HandleRef::Raw(usize::MAX));
                 assert_eq!(handles[2], HandleRef::Raw(8));

@@ -8,17 +8,17 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use kobj::{
-    Access, BoundaryDescriptor, Error, Handle, HandleFlags, Kernel, Process, ProcessOptions,
+    Access, BoundaryDescriptor, Clock, Due, Error, Handle, HandleFlags, Kernel, Process, ProcessOptions,
     SecurityAttributes, SecurityDescriptor, Thread, Token, WaitStatus,
 };
 use serde_json::{json, Value as Json};
 
 use super::{
-    parse, CreateSpec, DaclSpec, Expectation, HandleRef, ObjType, Op, PrintWhat, ProcSpec, SidSpec, Step,
-    StepKind, Target, WaitMode, WaitOp,
+    parse, CreateSpec, DaclSpec, DueSpec, Expectation, HandleRef, ObjType, Op, PrintWhat, ProcSpec, SidSpec,
+    Step, StepKind, Target, WaitMode, WaitOp,
 };
 use crate::names::{access_names, error_name, flag_names, wait_name};
 use crate::table;
@@ -208,6 +208,7 @@ fn step_allowance(kind: &StepKind) -> Duration {
             op: Op::Wait(WaitOp::Wait { timeout, .. } | WaitOp::SignalAndWait { timeout, .. }),
             ..
         } => t(timeout),
+        StepKind::Call { op: Op::SleepEx { timeout, .. }, .. } => timeout.unwrap_or(Duration::ZERO),
         StepKind::Join { timeout, .. } => *timeout,
         StepKind::Sleep(d) | StepKind::Settle(d) => *d,
         _ => Duration::ZERO,
@@ -240,6 +241,30 @@ enum Field {
     Int(i64),
     Bool(bool),
     Owner(Option<u32>),
+    /// A duration in milliseconds, or none.
+    Ms(Option<Duration>),
+}
+
+/// A wait with its handles resolved, ready to run on any host thread.
+enum Resolved {
+    Wait { mode: WaitMode, handles: Vec<Handle>, timeout: Option<Duration>, alertable: bool },
+    SignalAndWait { signal: Handle, wait: Handle, timeout: Option<Duration>, alertable: bool },
+}
+
+impl Resolved {
+    fn perform(&self, t: &Thread) -> kobj::Result<WaitStatus> {
+        match self {
+            Resolved::Wait { mode: WaitMode::Single, handles, timeout, alertable } => {
+                t.wait_for_single_object_ex(handles[0], *timeout, *alertable)
+            }
+            Resolved::Wait { mode, handles, timeout, alertable } => {
+                t.wait_for_multiple_objects_ex(handles, *mode == WaitMode::All, *timeout, *alertable)
+            }
+            Resolved::SignalAndWait { signal, wait, timeout, alertable } => {
+                t.signal_object_and_wait_ex(*signal, *wait, *timeout, *alertable)
+            }
+        }
+    }
 }
 
 /// A successful call's result.
@@ -307,6 +332,8 @@ struct Runner<'o> {
     /// A failed call no `expect` has looked at yet.
     unchecked: Option<(usize, u32)>,
     settle: Duration,
+    /// How many of the scenario's APCs have run.
+    apcs: Arc<AtomicU64>,
     records: Vec<Json>,
     tempdir: Option<PathBuf>,
     tables_json: Vec<Json>,
@@ -326,6 +353,7 @@ impl<'o> Runner<'o> {
             last: None,
             unchecked: None,
             settle: Duration::from_millis(50),
+            apcs: Arc::new(AtomicU64::new(0)),
             records: Vec::new(),
             tempdir: None,
             tables_json: Vec::new(),
@@ -351,16 +379,41 @@ impl<'o> Runner<'o> {
         }
         let line = step.line;
         match &step.kind {
-            StepKind::Kernel { handle_limit } => {
+            StepKind::Kernel { handle_limit, manual_clock } => {
                 if self.kernel.is_some() {
                     return fail(line, "`kernel` must come before any other statement that uses the kernel");
                 }
-                self.kernel = Some(Kernel::builder().handle_limit(*handle_limit).build());
+                let mut builder = Kernel::builder();
+                if let Some(n) = handle_limit {
+                    builder = builder.handle_limit(*n);
+                }
+                if *manual_clock {
+                    builder = builder.clock(Clock::Manual);
+                }
+                let kernel = builder.build();
+                let text = format!(
+                    "handle limit {}, {} clock",
+                    kernel.handle_limit(),
+                    if *manual_clock { "manual" } else { "system" }
+                );
+                self.kernel = Some(kernel);
                 self.finish_plain(
                     step,
-                    json!({"handle_limit": handle_limit}),
-                    &format!("handle limit {handle_limit}"),
+                    json!({"handle_limit": handle_limit, "manual_clock": manual_clock}),
+                    &text,
                 );
+            }
+            StepKind::Advance(by) => {
+                let outcome = self.kernel().advance_clock(*by).map(|()| Value::Unit);
+                self.finish_call(step, outcome, None);
+            }
+            StepKind::ClockNow => {
+                let now = self.kernel().clock_now();
+                self.finish_call(step, Ok(Value::Int(now.as_millis() as i64)), None);
+            }
+            StepKind::Apcs => {
+                let n = self.apcs.load(Ordering::SeqCst);
+                self.finish_call(step, Ok(Value::Int(n as i64)), None);
             }
             StepKind::Process { name, spec } => {
                 self.check_new_name(line, name)?;
@@ -574,24 +627,26 @@ impl<'o> Runner<'o> {
         thread: Thread,
         op: &WaitOp,
     ) -> Result<JoinHandle<kobj::Result<WaitStatus>>, Failure> {
-        let handle = match op {
-            WaitOp::Wait { mode, handles, timeout } => {
-                let hs = self.handles(line, handles)?;
-                let timeout = timeout.unwrap_or(None);
-                let mode = *mode;
-                std::thread::spawn(move || match mode {
-                    WaitMode::Single => thread.wait_for_single_object(hs[0], timeout),
-                    WaitMode::Any => thread.wait_for_multiple_objects(&hs, false, timeout),
-                    WaitMode::All => thread.wait_for_multiple_objects(&hs, true, timeout),
-                })
-            }
-            WaitOp::SignalAndWait { signal, wait, timeout } => {
-                let (s, w) = (self.handle(line, signal)?, self.handle(line, wait)?);
-                let timeout = timeout.unwrap_or(None);
-                std::thread::spawn(move || thread.signal_object_and_wait(s, w, timeout))
-            }
-        };
-        Ok(handle)
+        let wait = self.resolve_wait(line, op, None)?;
+        Ok(std::thread::spawn(move || wait.perform(&thread)))
+    }
+
+    /// A wait's handles resolved; `default` is the timeout when the step gives none.
+    fn resolve_wait(&self, line: usize, op: &WaitOp, default: Option<Duration>) -> Result<Resolved, Failure> {
+        Ok(match op {
+            WaitOp::Wait { mode, handles, timeout, alertable } => Resolved::Wait {
+                mode: *mode,
+                handles: self.handles(line, handles)?,
+                timeout: timeout.unwrap_or(default),
+                alertable: *alertable,
+            },
+            WaitOp::SignalAndWait { signal, wait, timeout, alertable } => Resolved::SignalAndWait {
+                signal: self.handle(line, signal)?,
+                wait: self.handle(line, wait)?,
+                timeout: timeout.unwrap_or(default),
+                alertable: *alertable,
+            },
+        })
     }
 
     fn file_path(&mut self, line: usize, path: &str) -> Result<PathBuf, Failure> {
@@ -719,6 +774,13 @@ impl<'o> Runner<'o> {
                             ("maximum", Field::Int(i64::from(i.maximum))),
                         ])
                     }),
+                    ObjType::Timer => p.query_waitable_timer(h).map(|i| {
+                        Value::Fields(vec![
+                            ("manual_reset", Field::Bool(i.manual_reset)),
+                            ("signaled", Field::Bool(i.signaled)),
+                            ("remaining", Field::Ms(i.remaining)),
+                        ])
+                    }),
                     _ => p.query_mutex(h).map(|i| {
                         Value::Fields(vec![
                             ("owner", Field::Owner(i.owner)),
@@ -728,21 +790,31 @@ impl<'o> Runner<'o> {
                     }),
                 }
             }
-            Op::Wait(WaitOp::Wait { mode, handles, timeout }) => {
-                let hs = self.handles(line, handles)?;
-                let timeout = timeout.unwrap_or(Some(Duration::ZERO));
-                let t = c.thread();
-                match mode {
-                    WaitMode::Single => t.wait_for_single_object(hs[0], timeout),
-                    WaitMode::Any => t.wait_for_multiple_objects(&hs, false, timeout),
-                    WaitMode::All => t.wait_for_multiple_objects(&hs, true, timeout),
-                }
-                .map(Value::Wait)
+            Op::Wait(w) => {
+                self.resolve_wait(line, w, Some(Duration::ZERO))?.perform(&c.thread()).map(Value::Wait)
             }
-            Op::Wait(WaitOp::SignalAndWait { signal, wait, timeout }) => {
-                let (s, w) = (self.handle(line, signal)?, self.handle(line, wait)?);
-                let timeout = timeout.unwrap_or(Some(Duration::ZERO));
-                c.thread().signal_object_and_wait(s, w, timeout).map(Value::Wait)
+            Op::SleepEx { timeout, alertable } => c.thread().sleep_ex(*timeout, *alertable).map(Value::Wait),
+            Op::SetTimer { h, due, period } => {
+                let due = match due {
+                    DueSpec::After(d) => Due::After(*d),
+                    DueSpec::At(d) => Due::At(UNIX_EPOCH + *d),
+                };
+                unit(p.set_waitable_timer(self.handle(line, h)?, due, *period))
+            }
+            Op::CancelTimer(h) => unit(p.cancel_waitable_timer(self.handle(line, h)?)),
+            Op::QueueApc { thread, set } => {
+                let target = self.handle(line, thread)?;
+                let counter = Arc::clone(&self.apcs);
+                let set = match set {
+                    Some(e) => Some((p.clone(), self.handle(line, e)?)),
+                    None => None,
+                };
+                unit(p.queue_user_apc(target, move || {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    if let Some((p, e)) = set {
+                        let _ = p.set_event(e);
+                    }
+                }))
             }
             Op::HandleCount => Ok(Value::Int(p.handle_count() as i64)),
             Op::Ended => Ok(Value::Bool(match c {
@@ -854,6 +926,8 @@ impl<'o> Runner<'o> {
             Field::Bool(b) => b.to_string(),
             Field::Owner(None) => "none".to_owned(),
             Field::Owner(Some(tid)) => self.thread_name(*tid),
+            Field::Ms(None) => "none".to_owned(),
+            Field::Ms(Some(d)) => d.as_millis().to_string(),
         }
     }
 
@@ -886,6 +960,7 @@ impl<'o> Runner<'o> {
                                 Field::Int(n) => json!(n),
                                 Field::Bool(b) => json!(b),
                                 Field::Owner(o) => json!(o),
+                                Field::Ms(d) => json!(d.map(|d| d.as_millis() as u64)),
                             };
                         }
                     }
@@ -949,6 +1024,8 @@ impl<'o> Runner<'o> {
                         Field::Int(n) => v.parse::<i64>().ok() == Some(*n),
                         Field::Bool(b) => v.parse::<bool>().ok() == Some(*b),
                         Field::Owner(None) => v == "none",
+                        Field::Ms(None) => v == "none",
+                        Field::Ms(Some(d)) => v.parse::<u128>().ok() == Some(d.as_millis()),
                         Field::Owner(Some(tid)) => match self.thread_id(v) {
                             Some(t) => t == *tid,
                             None if v == "none" => false,
