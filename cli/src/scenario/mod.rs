@@ -169,6 +169,12 @@ pub enum WaitMode {
     Any,
     /// `wait_all H...`: WaitForMultipleObjects(TRUE).
     All,
+    /// `wait_async H... [all]`: `thread.wait_async`, its future driven to completion on
+    /// the waiting host thread (no timeout; `cancel JOB` drops it).
+    Async {
+        /// Wait for all of them.
+        all: bool,
+    },
 }
 
 /// A wait call: the form `background` also takes.
@@ -362,6 +368,8 @@ pub enum StepKind {
     Join { job: String, timeout: Duration },
     /// `pending JOB`.
     Pending(String),
+    /// `cancel JOB`: drops a `wait_async` job's future.
+    Cancel(String),
     /// `expect ...`.
     Expect(Expectation),
     /// `print ...`.

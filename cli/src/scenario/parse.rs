@@ -313,7 +313,7 @@ fn statement(c: &mut Cursor<'_>) -> PResult<StepKind> {
                 .ok_or_else(|| format!("expected `WHO:` after the job name, found `{who}`"))?;
             let verb = c.word("a wait (wait, wait_any, wait_all, signal_and_wait)")?;
             let op = wait_op(c, &verb)?.ok_or_else(|| {
-                format!("`background` takes a wait (wait, wait_any, wait_all, signal_and_wait), not `{verb}`")
+                format!("`background` takes a wait (wait, wait_any, wait_all, wait_async, signal_and_wait), not `{verb}`")
             })?;
             Ok(StepKind::Background { job, who: who.to_owned(), op })
         }
@@ -327,6 +327,7 @@ fn statement(c: &mut Cursor<'_>) -> PResult<StepKind> {
             Ok(StepKind::Join { job, timeout })
         }
         "pending" => Ok(StepKind::Pending(c.name("a job name")?)),
+        "cancel" => Ok(StepKind::Cancel(c.name("a job name")?)),
         "expect" => Ok(StepKind::Expect(expectation(c)?)),
         "print" => Ok(StepKind::Print(print(c)?)),
         "objects" => Ok(StepKind::Objects),
@@ -334,7 +335,7 @@ fn statement(c: &mut Cursor<'_>) -> PResult<StepKind> {
         "settle" => Ok(StepKind::Settle(Duration::from_millis(c.number("milliseconds")?))),
         other => Err(format!(
             "unknown statement `{other}` (expected process, thread, spawn, `WHO:` call, background, join, \
-             pending, expect, print, objects, apcs, clock, advance, sleep, settle or kernel)"
+             pending, cancel, expect, print, objects, apcs, clock, advance, sleep, settle or kernel)"
         )),
     }
 }
@@ -438,6 +439,22 @@ fn wait_op(c: &mut Cursor<'_>, verb: &str) -> PResult<Option<WaitOp>> {
         "wait" => WaitMode::Single,
         "wait_any" => WaitMode::Any,
         "wait_all" => WaitMode::All,
+        "wait_async" => {
+            let mut handles = Vec::new();
+            while !c.at_end() && c.peek_word() != Some("all") {
+                handles.push(c.handle("a handle to wait on")?);
+            }
+            if handles.is_empty() {
+                return Err(format!("expected a handle to wait on, found {}", c.found()));
+            }
+            let all = c.eat("all");
+            return Ok(Some(WaitOp::Wait {
+                mode: WaitMode::Async { all },
+                handles,
+                timeout: None,
+                alertable: false,
+            }));
+        }
         "signal_and_wait" => {
             let signal = c.handle("the handle to signal")?;
             let wait = c.handle("the handle to wait on")?;

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, UNIX_EPOCH};
@@ -245,6 +245,38 @@ enum Field {
     Ms(Option<Duration>),
 }
 
+/// What a cancelled `wait_async` job reports: ERROR_OPERATION_ABORTED.
+const ERROR_OPERATION_ABORTED: u32 = 995;
+
+/// Wakes a parked host thread: the waker `block_on` gives a future.
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Drives `future` to completion on this host thread (parking between polls); `None` if
+/// `cancel` was set first, in which case the future is dropped unfinished.
+fn block_on<F: std::future::Future>(future: F, cancel: &AtomicBool) -> Option<F::Output> {
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let std::task::Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return Some(v);
+        }
+        if cancel.load(Ordering::SeqCst) {
+            return None;
+        }
+        std::thread::park();
+        if cancel.load(Ordering::SeqCst) {
+            return None;
+        }
+    }
+}
+
 /// A wait with its handles resolved, ready to run on any host thread.
 enum Resolved {
     Wait { mode: WaitMode, handles: Vec<Handle>, timeout: Option<Duration>, alertable: bool },
@@ -252,10 +284,16 @@ enum Resolved {
 }
 
 impl Resolved {
-    fn perform(&self, t: &Thread) -> kobj::Result<WaitStatus> {
+    /// Runs the wait as `t`; a `wait_async` future is dropped unfinished once `cancel`
+    /// is set.
+    fn perform(&self, t: &Thread, cancel: &AtomicBool) -> kobj::Result<WaitStatus> {
         match self {
             Resolved::Wait { mode: WaitMode::Single, handles, timeout, alertable } => {
                 t.wait_for_single_object_ex(handles[0], *timeout, *alertable)
+            }
+            Resolved::Wait { mode: WaitMode::Async { all }, handles, .. } => {
+                block_on(t.wait_async(handles, *all), cancel)
+                    .unwrap_or(Err(Error::Os(ERROR_OPERATION_ABORTED)))
             }
             Resolved::Wait { mode, handles, timeout, alertable } => {
                 t.wait_for_multiple_objects_ex(handles, *mode == WaitMode::All, *timeout, *alertable)
@@ -316,6 +354,10 @@ impl Caller {
 struct Job {
     line: usize,
     handle: JoinHandle<kobj::Result<WaitStatus>>,
+    /// Set by `cancel` (a `wait_async` job drops its future).
+    cancel: Arc<AtomicBool>,
+    /// A `wait_async` job (the only kind `cancel` can stop).
+    is_async: bool,
 }
 
 struct Runner<'o> {
@@ -463,8 +505,10 @@ impl<'o> Runner<'o> {
                     return fail(line, format!("background job {job} is still running (join it first)"));
                 }
                 let thread = self.caller(line, who)?.thread();
-                let handle = self.spawn_wait(line, thread, op)?;
-                self.jobs.insert(job.clone(), Job { line, handle });
+                let cancel = Arc::new(AtomicBool::new(false));
+                let handle = self.spawn_wait(line, thread, op, &cancel)?;
+                let is_async = matches!(op, WaitOp::Wait { mode: WaitMode::Async { .. }, .. });
+                self.jobs.insert(job.clone(), Job { line, handle, cancel, is_async });
                 std::thread::sleep(self.settle);
                 self.last = None;
                 self.finish_plain(step, json!({"started": job}), "started");
@@ -493,6 +537,24 @@ impl<'o> Runner<'o> {
                     Err(_) => return fail(line, format!("background job {job} panicked")),
                 };
                 self.finish_call(step, outcome, None);
+            }
+            StepKind::Cancel(job) => {
+                let Some(j) = self.jobs.get(job) else {
+                    return fail(line, format!("no background job named {job}"));
+                };
+                if !j.is_async {
+                    return fail(
+                        line,
+                        format!("`cancel` drops a wait_async job's future; job {job} is a blocking wait"),
+                    );
+                }
+                j.cancel.store(true, Ordering::SeqCst);
+                j.handle.thread().unpark();
+                self.finish_plain(
+                    step,
+                    json!({"cancelled": job}),
+                    "cancel requested (join it for the outcome)",
+                );
             }
             StepKind::Pending(job) => {
                 let Some(j) = self.jobs.get(job) else {
@@ -626,9 +688,20 @@ impl<'o> Runner<'o> {
         line: usize,
         thread: Thread,
         op: &WaitOp,
+        cancel: &Arc<AtomicBool>,
     ) -> Result<JoinHandle<kobj::Result<WaitStatus>>, Failure> {
         let wait = self.resolve_wait(line, op, None)?;
-        Ok(std::thread::spawn(move || wait.perform(&thread)))
+        // The host thread says when it is about to call the wait, so the settle pause
+        // that follows covers only the call's way into its blocked state, not the
+        // thread's start-up (which a loaded machine can make long).
+        let (started, running) = std::sync::mpsc::channel();
+        let stop = Arc::clone(cancel);
+        let handle = std::thread::spawn(move || {
+            let _ = started.send(());
+            wait.perform(&thread, &stop)
+        });
+        let _ = running.recv();
+        Ok(handle)
     }
 
     /// A wait's handles resolved; `default` is the timeout when the step gives none.
@@ -791,7 +864,10 @@ impl<'o> Runner<'o> {
                 }
             }
             Op::Wait(w) => {
-                self.resolve_wait(line, w, Some(Duration::ZERO))?.perform(&c.thread()).map(Value::Wait)
+                let never = AtomicBool::new(false);
+                self.resolve_wait(line, w, Some(Duration::ZERO))?
+                    .perform(&c.thread(), &never)
+                    .map(Value::Wait)
             }
             Op::SleepEx { timeout, alertable } => c.thread().sleep_ex(*timeout, *alertable).map(Value::Wait),
             Op::SetTimer { h, due, period } => {
