@@ -946,6 +946,36 @@ mod tests {
     }
 
     #[test]
+    fn time_apcs_and_async_waits() {
+        let steps = parse(
+            "kernel handle_limit 8 clock manual\nA: set_timer t after 10 period 5\nadvance 3\n\
+             T: wait_any a b alertable timeout 7\nbackground J T: wait_async a b all\ncancel J\nT: sleep_ex alertable\n",
+        )
+        .unwrap();
+        assert!(matches!(steps[0].kind, StepKind::Kernel { handle_limit: Some(8), manual_clock: true }));
+        match &steps[1].kind {
+            StepKind::Call { op: Op::SetTimer { due, period, .. }, .. } => {
+                assert_eq!(*due, DueSpec::After(Duration::from_millis(10)));
+                assert_eq!(*period, Duration::from_millis(5));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(matches!(steps[2].kind, StepKind::Advance(d) if d == Duration::from_millis(3)));
+        assert!(matches!(
+            &steps[3].kind,
+            StepKind::Call { op: Op::Wait(WaitOp::Wait { alertable: true, timeout: Some(Some(_)), .. }), .. }
+        ));
+        assert!(matches!(
+            &steps[4].kind,
+            StepKind::Background { op: WaitOp::Wait { mode: WaitMode::Async { all: true }, .. }, .. }
+        ));
+        assert!(matches!(&steps[5].kind, StepKind::Cancel(j) if j == "J"));
+        assert!(matches!(&steps[6].kind, StepKind::Call { op: Op::SleepEx { alertable: true, .. }, .. }));
+        let errors = parse("kernel\nkernel clock sundial\nA: set_timer t soon\n").unwrap_err();
+        assert_eq!(errors.len(), 3);
+    }
+
+    #[test]
     fn comments_are_not_part_of_the_text() {
         assert_eq!(strip_comment(r#"A: open mutex "a#b" # note"#), r#"A: open mutex "a#b""#);
     }
