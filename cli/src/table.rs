@@ -21,6 +21,13 @@ pub fn write_table(out: &mut dyn Write, label: &str, p: &Process) -> std::io::Re
         p.token().user(),
         rows.len()
     )?;
+    if !rows.is_empty() {
+        writeln!(
+            out,
+            "    {:>8}  {:<9} {:<10} {:<34} {:<26} name (the object's handles)",
+            "handle", "type", "access", "rights", "flags"
+        )?;
+    }
     for row in &rows {
         writeln!(out, "    {}", row_text(row))?;
     }

@@ -152,7 +152,7 @@ pub fn run_file(file: &str, source: &str, opts: &RunOptions, out: &mut dyn Write
     if opts.echo {
         let _ = writeln!(out, "== {file} ==");
     }
-    let mut runner = Runner::new(file, opts, out);
+    let mut runner = Runner::new(opts, out);
     let mut failed = None;
     for step in &steps {
         if let Some(dog) = &opts.watchdog {
@@ -383,7 +383,7 @@ struct Runner<'o> {
 }
 
 impl<'o> Runner<'o> {
-    fn new(_file: &str, opts: &RunOptions, out: &'o mut dyn Write) -> Runner<'o> {
+    fn new(opts: &RunOptions, out: &'o mut dyn Write) -> Runner<'o> {
         Runner {
             out,
             echo: opts.echo,
