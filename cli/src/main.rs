@@ -87,7 +87,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Demo) {
-        Command::Demo => demo::run(&mut std::io::stdout().lock()).map(|()| true),
+        Command::Demo => match demo::run(&mut std::io::stdout().lock()) {
+            // `kobj demo | head`: the reader has gone; nothing more to say.
+            Err(e) if is_broken_pipe(e.as_ref()) => Ok(true),
+            other => other.map(|()| true),
+        },
         Command::Run { files, json, step_timeout } => run(&files, json, step_timeout),
         Command::Stress { threads, seconds, processes, mix, cap, json } => {
             stress(threads, seconds, processes, &mix, cap, json)
@@ -97,18 +101,16 @@ fn main() -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
-        // `kobj demo | head`: the reader has gone; nothing more to say.
-        Err(e)
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
-        {
-            ExitCode::SUCCESS
-        }
         Err(e) => {
             eprintln!("kobj: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// True for the error a write gets once stdout's reader has gone.
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 type CliResult = Result<bool, Box<dyn std::error::Error>>;
