@@ -239,7 +239,7 @@ impl fmt::Debug for Process {
 }
 
 impl Process {
-    fn from_handle_ref(object: HandleRef) -> Option<Process> {
+    pub(crate) fn from_handle_ref(object: HandleRef) -> Option<Process> {
         let inner = NonNull::from(object.body::<ProcessObject>()?);
         Some(Process { object, inner })
     }

@@ -30,7 +30,7 @@ pub(crate) struct ThreadObject {
     pub(crate) ctx: WaitContext,
     /// Signalled for good when the thread exits.
     pub(crate) signal: Waitable,
-    exit_code: AtomicU32,
+    pub(crate) exit_code: AtomicU32,
     /// The id space `tid` is reserved in, until this payload is dropped with its block.
     ids: Arc<ClientIds>,
 }

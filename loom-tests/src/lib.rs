@@ -54,6 +54,16 @@ pub fn setup_manual_clock() -> (Kernel, Process) {
     (kernel, p)
 }
 
+/// The end of a model that used `p`: closes `handles` in `p`, drops `p` (drop every
+/// other `Process` or `Thread` value first), then [`Gate::finish`].
+pub fn close_and_finish(gate: Gate, kernel: Kernel, p: Process, handles: &[Handle]) {
+    for &h in handles {
+        p.close_handle(h).expect("close a model handle");
+    }
+    drop(p);
+    gate.finish(kernel);
+}
+
 /// Duplicates `h` within `p` with the same access (`DuplicateHandle` in place).
 pub fn dup(p: &Process, h: Handle) -> kobj::Result<Handle> {
     p.duplicate_handle(

@@ -17,7 +17,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use kobj::{Due, Handle, Process, WaitFuture, WaitStatus};
-use kobj_loom_tests::{model, setup, setup_manual_clock, Gate};
+use kobj_loom_tests::{close_and_finish, model, setup, setup_manual_clock, Gate};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 
@@ -72,9 +72,7 @@ fn dropped_future_passes_on_a_semaphore() {
         });
         assert_eq!(got, Poll::Ready(Ok(WaitStatus::Object(0))), "the unit reaches the next waiter");
         assert_eq!(p.query_semaphore(s).unwrap().count, 0, "and is not also back in the count");
-        p.close_handle(s).unwrap();
-        drop(p);
-        gate.finish(kernel);
+        close_and_finish(gate, kernel, p, &[s]);
     });
 }
 
@@ -90,45 +88,38 @@ fn dropped_future_passes_on_a_mutex() {
         let info = p.query_mutex(m).unwrap();
         assert_eq!((info.owner, info.recursion, info.abandoned), (Some(p.main_thread().id()), 1, false));
         p.main_thread().release_mutex(m).unwrap();
-        for h in [m, owner.handle] {
-            p.close_handle(h).unwrap();
-        }
+        let owner_handle = owner.handle;
         drop(owner);
-        drop(p);
-        gate.finish(kernel);
+        close_and_finish(gate, kernel, p, &[m, owner_handle]);
+    });
+}
+
+/// An auto-reset event set (`pulse` false) or pulsed while the first of two futures is
+/// dropped: the second gets it either way and the event ends reset. Set before the drop,
+/// the dropped future sets it again and it goes to the second; pulsed before the drop,
+/// the grant goes to the next waiter queued then (the second future); dropped first, the
+/// signal finds the second future waiting.
+fn event_passed_on(pulse: bool) {
+    model(move || {
+        let (kernel, _, p) = setup();
+        let e = p.create_event(None, false, false, None).unwrap().handle;
+        let gate = Gate::new();
+        let signal = || if pulse { p.pulse_event(e) } else { p.set_event(e) }.unwrap();
+        let got = drop_first_while(&gate, &p, e, signal);
+        assert_eq!(got, Poll::Ready(Ok(WaitStatus::Object(0))));
+        assert!(!p.query_event(e).unwrap().signaled, "taken once, and a pulse never leaves it set");
+        close_and_finish(gate, kernel, p, &[e]);
     });
 }
 
 #[test]
 fn dropped_future_passes_on_an_auto_reset_event() {
-    model(|| {
-        let (kernel, _, p) = setup();
-        let e = p.create_event(None, false, false, None).unwrap().handle;
-        let gate = Gate::new();
-        let got = drop_first_while(&gate, &p, e, || p.set_event(e).unwrap());
-        assert_eq!(got, Poll::Ready(Ok(WaitStatus::Object(0))));
-        assert!(!p.query_event(e).unwrap().signaled, "taken once: the event is reset");
-        p.close_handle(e).unwrap();
-        drop(p);
-        gate.finish(kernel);
-    });
+    event_passed_on(false);
 }
 
 #[test]
 fn dropped_future_passes_on_a_pulse() {
-    model(|| {
-        let (kernel, _, p) = setup();
-        let e = p.create_event(None, false, false, None).unwrap().handle;
-        let gate = Gate::new();
-        let got = drop_first_while(&gate, &p, e, || p.pulse_event(e).unwrap());
-        // Pulsed before the drop: the grant goes to the next waiter queued then (the
-        // second future). Dropped first: the pulse finds the second future waiting.
-        assert_eq!(got, Poll::Ready(Ok(WaitStatus::Object(0))));
-        assert!(!p.query_event(e).unwrap().signaled, "a pulse never leaves the event set");
-        p.close_handle(e).unwrap();
-        drop(p);
-        gate.finish(kernel);
-    });
+    event_passed_on(true);
 }
 
 /// An APC queued while its thread enters an alertable sleep runs in that sleep or the
@@ -170,11 +161,32 @@ fn apc_vs_alertable_wait() {
             other => panic!("first sleep: {other:?}"),
         }
         assert_eq!(ran.load(Ordering::SeqCst), 1, "exactly once");
-        p.close_handle(t1.handle).unwrap();
+        let t1_handle = t1.handle;
         drop(t1);
-        drop(p);
-        gate.finish(kernel);
+        close_and_finish(gate, kernel, p, &[t1_handle]);
     });
+}
+
+/// A manual-clock timer due at 10 ms, the clock advanced by 10 ms on another host thread
+/// while this one runs `second` on the timer; what the timer looks like after both.
+fn timer_race(second: impl Fn(&Process, Handle)) -> kobj::TimerInfo {
+    let (kernel, p) = setup_manual_clock();
+    let gate = Gate::new();
+    let t = p.create_waitable_timer(None, true, None).unwrap().handle;
+    p.set_waitable_timer(t, Due::After(Duration::from_millis(10)), Duration::ZERO).unwrap();
+    let advancer = {
+        let k = kernel.clone();
+        gate.spawn(move || k.advance_clock(Duration::from_millis(10)))
+    };
+    second(&p, t);
+    gate.wait();
+    advancer.take().unwrap();
+    let info = p.query_waitable_timer(t).unwrap();
+    if info.remaining.is_none() {
+        assert_eq!(kernel.next_deadline(), None, "a disarmed timer leaves no deadline");
+    }
+    close_and_finish(gate, kernel, p, &[t]);
+    info
 }
 
 /// A timer's expiry racing `cancel`: either it fired (signalled) or it was cancelled
@@ -182,23 +194,8 @@ fn apc_vs_alertable_wait() {
 #[test]
 fn timer_expiry_vs_cancel() {
     model(|| {
-        let (kernel, p) = setup_manual_clock();
-        let gate = Gate::new();
-        let t = p.create_waitable_timer(None, true, None).unwrap().handle;
-        p.set_waitable_timer(t, Due::After(Duration::from_millis(10)), Duration::ZERO).unwrap();
-        let advancer = {
-            let k = kernel.clone();
-            gate.spawn(move || k.advance_clock(Duration::from_millis(10)))
-        };
-        p.cancel_waitable_timer(t).unwrap();
-        gate.wait();
-        advancer.take().unwrap();
-        let info = p.query_waitable_timer(t).unwrap();
+        let info = timer_race(|p, t| p.cancel_waitable_timer(t).unwrap());
         assert_eq!(info.remaining, None, "disarmed");
-        assert_eq!(kernel.next_deadline(), None);
-        p.close_handle(t).unwrap();
-        drop(p);
-        gate.finish(kernel);
     });
 }
 
@@ -207,25 +204,13 @@ fn timer_expiry_vs_cancel() {
 #[test]
 fn timer_expiry_vs_set() {
     model(|| {
-        let (kernel, p) = setup_manual_clock();
-        let gate = Gate::new();
-        let t = p.create_waitable_timer(None, true, None).unwrap().handle;
-        p.set_waitable_timer(t, Due::After(Duration::from_millis(10)), Duration::ZERO).unwrap();
-        let advancer = {
-            let k = kernel.clone();
-            gate.spawn(move || k.advance_clock(Duration::from_millis(10)))
-        };
-        p.set_waitable_timer(t, Due::After(Duration::from_millis(20)), Duration::ZERO).unwrap();
-        gate.wait();
-        advancer.take().unwrap();
-        let info = p.query_waitable_timer(t).unwrap();
+        let info = timer_race(|p, t| {
+            p.set_waitable_timer(t, Due::After(Duration::from_millis(20)), Duration::ZERO).unwrap();
+        });
         assert!(!info.signaled, "the set reset it, and its new due time has not come");
         // Set first (due at 20 ms): 10 ms left. Expired first (set at 10 ms, due at 30):
         // 20 ms left.
         let left = info.remaining.expect("armed");
         assert!(left == Duration::from_millis(10) || left == Duration::from_millis(20), "{left:?}");
-        p.close_handle(t).unwrap();
-        drop(p);
-        gate.finish(kernel);
     });
 }

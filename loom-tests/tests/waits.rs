@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use kobj::{Handle, Process, WaitStatus};
-use kobj_loom_tests::{model, setup, Gate};
+use kobj_loom_tests::{close_and_finish, model, setup, Gate};
 
 const FOREVER: Option<Duration> = None;
 /// Any finite timeout: under loom it expires after the queue-then-check.
@@ -41,12 +41,9 @@ fn wait_any_vs_release() {
         gate.wait();
         assert_eq!(waiter.take(), Ok(WaitStatus::Object(1)));
         assert_eq!((count(&p, a), count(&p, b)), (0, 0), "exactly one unit taken");
-        for h in [a, b, t.handle] {
-            p.close_handle(h).unwrap();
-        }
+        let t_handle = t.handle;
         drop(t);
-        drop(p);
-        gate.finish(kernel);
+        close_and_finish(gate, kernel, p, &[a, b, t_handle]);
     });
 }
 
@@ -75,12 +72,9 @@ fn overlapping_wait_alls() {
         assert_eq!(count(&p, x), 1 - w1, "x taken only with y");
         assert_eq!(count(&p, y), 0);
         assert_eq!(count(&p, z), 1 - w2, "z taken only with y");
-        for h in [x, y, z, t1.handle] {
-            p.close_handle(h).unwrap();
-        }
+        let t1_handle = t1.handle;
         drop(t1);
-        drop(p);
-        gate.finish(kernel);
+        close_and_finish(gate, kernel, p, &[x, y, z, t1_handle]);
     });
 }
 
@@ -109,12 +103,9 @@ fn wait_all_vs_stealing_wait_any() {
         gate.wait();
         assert_eq!(all.take(), Ok(WaitStatus::Object(0)));
         assert_eq!((count(&p, x), count(&p, y)), (0, 0));
-        for h in [x, y, t1.handle] {
-            p.close_handle(h).unwrap();
-        }
+        let t1_handle = t1.handle;
         drop(t1);
-        drop(p);
-        gate.finish(kernel);
+        close_and_finish(gate, kernel, p, &[x, y, t1_handle]);
     });
 }
 
@@ -137,12 +128,9 @@ fn mutex_abandoned_to_a_blocked_waiter() {
         let info = p.query_mutex(m).unwrap();
         assert_eq!((info.owner, info.recursion, info.abandoned), (Some(p.main_thread().id()), 1, false));
         p.main_thread().release_mutex(m).unwrap();
-        for h in [m, owner.handle] {
-            p.close_handle(h).unwrap();
-        }
+        let owner_handle = owner.handle;
         drop(owner);
-        drop(p);
-        gate.finish(kernel);
+        close_and_finish(gate, kernel, p, &[m, owner_handle]);
     });
 }
 
@@ -174,12 +162,9 @@ fn mutex_release_vs_owner_exit() {
                 assert!(info.abandoned, "the exit came first: abandoned");
             }
         }
-        for h in [m, owner.handle] {
-            p.close_handle(h).unwrap();
-        }
+        let owner_handle = owner.handle;
         drop(owner);
-        drop(p);
-        gate.finish(kernel);
+        close_and_finish(gate, kernel, p, &[m, owner_handle]);
     });
 }
 
@@ -207,12 +192,9 @@ fn signal_and_wait_on_one_event() {
         let taken = took(&mine) + took(&waiter.take());
         let left = usize::from(p.event_state(e).unwrap());
         assert_eq!(taken + left, 1, "the signal is taken once or left in the event");
-        for h in [e, other.handle] {
-            p.close_handle(h).unwrap();
-        }
+        let other_handle = other.handle;
         drop(other);
-        drop(p);
-        gate.finish(kernel);
+        close_and_finish(gate, kernel, p, &[e, other_handle]);
     });
 }
 
@@ -237,11 +219,8 @@ fn timeout_vs_signal() {
             Ok(WaitStatus::Timeout) => assert!(state, "timed out: the signal stays in the event"),
             other => panic!("unexpected {other:?}"),
         }
-        for h in [e, t.handle] {
-            p.close_handle(h).unwrap();
-        }
+        let t_handle = t.handle;
         drop(t);
-        drop(p);
-        gate.finish(kernel);
+        close_and_finish(gate, kernel, p, &[e, t_handle]);
     });
 }

@@ -244,7 +244,13 @@ fn check_length(name: &str) -> Result<(), NameError> {
 
 /// A non-empty path must not have an empty component: no leading or trailing `\`, no `\\`.
 fn check_components(path: &str) -> Result<(), NameError> {
-    if path.starts_with('\\') || path.ends_with('\\') || path.contains("\\\\") {
+    // One pass over the bytes (a `\` is one byte in UTF-8 and never part of another
+    // character): a substring search would set up a searcher on every open.
+    let bytes = path.as_bytes();
+    let empty = bytes.first() == Some(&b'\\')
+        || bytes.last() == Some(&b'\\')
+        || bytes.windows(2).any(|pair| pair == b"\\\\");
+    if empty {
         return Err(NameError::InvalidName);
     }
     Ok(())

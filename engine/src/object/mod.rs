@@ -81,14 +81,9 @@ pub(crate) struct ObjectHeader {
     pub(crate) security: ObjectSecurity,
     /// Where the object is named, if it is.
     pub(crate) name: Option<NameKey>,
-    /// The payload's type, for checked downcasts.
-    payload_type: TypeId,
     /// The payload, inside this same block (an [`ObjectBlock`]): a pointer derived from
     /// the block's allocation, so it may reach past the header.
     body: NonNull<()>,
-    /// Drops the whole block in place (`ObjectBlock<P>` for the payload type `P`) and
-    /// returns its layout, for the memory to be reused or freed (`cache`).
-    drop_block: cache::DropBlock,
 }
 
 /// One object: header and payload in a single allocation. `repr(C)` puts the header
@@ -104,7 +99,7 @@ struct ObjectBlock<P> {
 ///
 /// # Safety
 /// `header` must come from `allocate::<P>` and nothing may use the block afterwards.
-unsafe fn drop_block<P>(header: NonNull<ObjectHeader>) -> Layout {
+pub(crate) unsafe fn drop_block<P>(header: NonNull<ObjectHeader>) -> Layout {
     crate::sync::note_block_freed(header.as_ptr() as usize);
     // SAFETY: per the contract, the pointer is the block's own, with its provenance, and
     // the block is initialised and ours alone.
@@ -154,8 +149,9 @@ impl ObjectHeader {
     /// The payload, if it is a `P`.
     #[inline]
     pub(crate) fn body<P: Any>(&self) -> Option<&P> {
-        // SAFETY: `body` points at the block's payload, whose type `payload_type` records.
-        (self.payload_type == TypeId::of::<P>()).then(|| unsafe { self.body.cast::<P>().as_ref() })
+        // SAFETY: `body` points at the block's payload, whose type the object's type
+        // records (`allocate` pairs a `ty` with a payload of its `P`).
+        (self.ty().payload_type == TypeId::of::<P>()).then(|| unsafe { self.body.cast::<P>().as_ref() })
     }
 
     /// The payload of an object of type `ty`, found by the type-pointer compare alone
@@ -165,7 +161,7 @@ impl ObjectHeader {
         if !self.is_type(ty.info_ptr()) {
             return None;
         }
-        debug_assert!(self.payload_type == TypeId::of::<P>());
+        debug_assert!(self.ty().payload_type == TypeId::of::<P>());
         // SAFETY: `ObjectType<P>` is made only by `TypeRegistry::register::<P>`, with a
         // fresh `TypeInfo` allocation, and `allocate` pairs a `ty` with a payload of its
         // `P`. Both `TypeInfo`s compared are alive at once — this header's is held by its
@@ -185,6 +181,42 @@ impl ObjectHeader {
     pub(crate) fn is_destroyed(&self) -> bool {
         // Acquire: pairs with the Release decrement of `release`.
         self.pointers.load(Ordering::Acquire) == 0
+    }
+
+    /// Takes `n` handle references at once (each a handle count and a pointer
+    /// reference), increment-if-not-zero as [`try_ref`](Self::try_ref) then
+    /// [`ObjRef::try_into_handle`]: false, taking nothing, if the object is destroyed or
+    /// its last handle is closing. The caller owns the references it took (as raw
+    /// entries, `HandleRef::from_raw`). One pair of atomic operations for `n` handles:
+    /// inheritance copies runs of entries that name one object this way.
+    pub(crate) fn try_add_handles(&self, n: usize) -> bool {
+        let mut p = self.pointers.load(Ordering::Relaxed);
+        loop {
+            if p == 0 {
+                return false;
+            }
+            // Acquire, as `try_ref`.
+            match self.pointers.compare_exchange_weak(p, p + n, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(now) => p = now,
+            }
+        }
+        let mut h = self.handles.load(Ordering::Relaxed);
+        loop {
+            if h == 0 {
+                // The last handle is closing: give the pointer references back, through
+                // the normal release (the last of them destroys the object).
+                for _ in 0..n {
+                    drop(ObjRef(NonNull::from(self)));
+                }
+                return false;
+            }
+            // Acquire, as `try_into_handle`.
+            match self.handles.compare_exchange_weak(h, h + n, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => h = now,
+            }
+        }
     }
 
     /// Takes a pointer reference if the object is not yet destroyed.
@@ -243,9 +275,7 @@ pub(crate) fn allocate<P: Any + Send + Sync>(
             domain,
             security,
             name,
-            payload_type: TypeId::of::<P>(),
             body: NonNull::dangling(),
-            drop_block: drop_block::<P>,
         },
         body,
     };
@@ -367,12 +397,59 @@ fn destroy(ptr: NonNull<ObjectHeader>) {
     // A thread that read this pointer out of a table entry did so while pinned and while
     // the entry still held a reference, i.e. before this point; the cache reuses or frees
     // the block only once the epoch says every such pin is over.
-    cache::retire(ptr, header.drop_block);
+    // The type's `drop_block` is read now, while the kernel (which holds the type, as it
+    // holds the domain just used) is alive; the cache keeps the function pointer.
+    cache::retire(ptr, header.ty().drop_block);
 }
 
 /// One handle's worth of references: a handle count and a pointer count. What a table
 /// entry owns; closing the handle releases it.
 pub(crate) struct HandleRef(ObjRef);
+
+/// Several handle references to one object, released together: a run of table entries
+/// naming one object, taken by one sweep (`HandleTable::close_all`). Dropping it does
+/// what dropping each would — the last-handle work once, if the count reaches zero, and
+/// the destruction once — with one update of each count.
+pub(crate) struct HandleRefs {
+    /// Holds one of the `n` pointer references (released last, by its own drop).
+    obj: ObjRef,
+    n: usize,
+}
+
+impl HandleRefs {
+    /// A run of one.
+    pub(crate) fn new(h: HandleRef) -> HandleRefs {
+        let obj = ObjRef(h.0 .0);
+        std::mem::forget(h);
+        HandleRefs { obj, n: 1 }
+    }
+
+    /// Takes `h` into the run if it names the same object; else gives it back.
+    pub(crate) fn absorb(&mut self, h: HandleRef) -> Option<HandleRef> {
+        if h.0 .0 != self.obj.0 {
+            return Some(h);
+        }
+        std::mem::forget(h);
+        self.n += 1;
+        None
+    }
+}
+
+impl Drop for HandleRefs {
+    fn drop(&mut self) {
+        // AcqRel, as `HandleRef::drop`: the last closer sees every other closer's writes.
+        if self.obj.handles.fetch_sub(self.n, Ordering::AcqRel) == self.n {
+            last_handle_closed(&self.obj);
+        }
+        // The run's other pointer references; `obj` still holds one, so this never
+        // reaches zero. Release: our uses happen before a later destruction.
+        if self.n > 1 {
+            self.obj.pointers.fetch_sub(self.n - 1, Ordering::Release);
+        }
+        // `obj` drops next: the last pointer reference, destroying the object if it was
+        // the last anywhere.
+    }
+}
 
 impl HandleRef {
     /// Adopts the handle reference a table entry carried.

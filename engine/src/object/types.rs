@@ -7,7 +7,7 @@
 //!
 //! [`Kernel::register_type`]: crate::Kernel::register_type
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -37,6 +37,12 @@ pub(crate) struct TypeInfo {
     pub(crate) on_last_handle: Option<LastHandleHook>,
     /// Where an object of this type keeps its signal state; `None`: always signalled.
     pub(crate) waitable: Option<WaitableOf>,
+    /// The payload type `P` every object of this type carries, for checked downcasts
+    /// (kept here, not in each object's header).
+    pub(crate) payload_type: TypeId,
+    /// Drops an object block of this type in place (`ObjectBlock<P>`) and returns its
+    /// layout, for the memory to be reused or freed (`cache`).
+    pub(crate) drop_block: super::cache::DropBlock,
 }
 
 /// Finds the signal state in an object of one type (`None` if the payload is not the
@@ -144,6 +150,8 @@ impl TypeRegistry {
             valid,
             on_last_handle,
             waitable,
+            payload_type: TypeId::of::<P>(),
+            drop_block: super::drop_block::<P>,
         });
         types.push(Arc::clone(&info));
         Ok(ObjectType { info, _payload: PhantomData })

@@ -53,7 +53,7 @@ use crossbeam_utils::CachePadded;
 use crate::access::{Access, HandleFlags};
 use crate::error::{Error, Result};
 use crate::handle::Handle;
-use crate::object::{HandleRef, ObjRef, ObjectHeader};
+use crate::object::{HandleRef, HandleRefs, ObjRef, ObjectHeader};
 use crate::sync::{
     epoch, fence, stripe, AtomicBool, AtomicU64, AtomicUsize, Ordering, StripedCounter, STRIPES,
 };
@@ -177,6 +177,31 @@ impl Entry {
     }
 }
 
+/// What a sweep of a whole table took (`close_all`), to be released after it: runs of
+/// handle references to one object, and WEAK entries' pointer references.
+pub(crate) enum Swept {
+    Handles(HandleRefs),
+    // Held only to be released when dropped.
+    #[allow(dead_code)]
+    Pointer(ObjRef),
+}
+
+fn push_swept(out: &mut Vec<Swept>, r: EntryRef) {
+    match r {
+        EntryRef::Pointer(p) => out.push(Swept::Pointer(p)),
+        EntryRef::Handle(h) => {
+            let h = match out.last_mut() {
+                Some(Swept::Handles(run)) => match run.absorb(h) {
+                    None => return,
+                    Some(h) => h,
+                },
+                _ => h,
+            };
+            out.push(Swept::Handles(HandleRefs::new(h)));
+        }
+    }
+}
+
 /// The reference a closed entry owned; dropping it releases it.
 pub(crate) enum EntryRef {
     /// An ordinary entry's handle reference.
@@ -282,6 +307,15 @@ impl HandleTable {
     /// The entry at `index`, if its pages exist.
     #[inline]
     fn entry(&self, index: usize) -> Option<&Entry> {
+        let leaf = self.leaf_ptr(index)?;
+        // SAFETY: a published leaf page is a leaked Box<LeafPage> of LEAF_LEN entries that
+        // lives until the table drops (pages never move or shrink); `&self` outlives it.
+        Some(unsafe { &*leaf.add(index & (LEAF_LEN - 1)) })
+    }
+
+    /// The published leaf page holding `index` (a pointer to its first entry, with the
+    /// whole page's provenance), if it exists.
+    fn leaf_ptr(&self, index: usize) -> Option<*const Entry> {
         if index >= self.limit {
             return None;
         }
@@ -301,9 +335,22 @@ impl HandleTable {
             }
             _ => return None,
         } as *const Entry;
-        // SAFETY: a published leaf page is a leaked Box<LeafPage> of LEAF_LEN entries that
-        // lives until the table drops (pages never move or shrink); `&self` outlives it.
-        Some(unsafe { &*leaf.add(index & (LEAF_LEN - 1)) })
+        Some(leaf)
+    }
+
+    /// The leaf page holding `index`, if it exists.
+    fn leaf(&self, index: usize) -> Option<&LeafPage> {
+        let page = self.leaf_ptr(index)?;
+        // SAFETY: a published leaf page (a leaked Box<LeafPage>, `repr(C)`: its entries
+        // start at its address), alive as long as the table; the pointer has the page's
+        // provenance.
+        Some(unsafe { &*page.cast::<LeafPage>() })
+    }
+
+    /// The leaf page holding `index`, allocating it (and its parents) if needed.
+    fn leaf_or_alloc(&self, index: usize) -> &LeafPage {
+        // SAFETY: as in `leaf`.
+        unsafe { &*self.leaf_ptr_or_alloc(index).cast::<LeafPage>() }
     }
 
     /// The root, grown until its level covers `index`.
@@ -360,19 +407,25 @@ impl HandleTable {
     /// makes that bound explicit: below it, `index >> TOP_SHIFT < top_len`, so the top
     /// page is never indexed past its end, whatever a future caller passes.
     fn entry_or_alloc(&self, index: usize) -> &Entry {
+        let leaf = self.leaf_ptr_or_alloc(index);
+        // SAFETY: as in `entry`, a published leaf page of LEAF_LEN entries.
+        unsafe { &*leaf.add(index & (LEAF_LEN - 1)) }
+    }
+
+    /// [`leaf_ptr`](Self::leaf_ptr), allocating the pages if needed (see
+    /// [`entry_or_alloc`](Self::entry_or_alloc)).
+    fn leaf_ptr_or_alloc(&self, index: usize) -> *const Entry {
         assert!(index < self.limit, "handle-table index {index} past the limit {}", self.limit);
         let root = self.root_covering(index);
         let page = root & !LEVEL_MASK;
-        let leaf = match root & LEVEL_MASK {
+        match root & LEVEL_MASK {
             0 => page as *const Entry,
             1 => publish_child(page, index >> LEAF_BITS),
             _ => {
                 let mid = publish_child::<AtomicUsize>(page, index >> TOP_SHIFT) as usize;
                 publish_child(mid, (index >> LEAF_BITS) & (MID_LEN - 1))
             }
-        };
-        // SAFETY: as in `entry`, a published leaf page of LEAF_LEN entries.
-        unsafe { &*leaf.add(index & (LEAF_LEN - 1)) }
+        }
     }
 
     /// Reads a live entry under `guard`. `None` for anything that is not a live handle.
@@ -479,17 +532,18 @@ impl HandleTable {
 
     /// Marks the table dead and closes every handle, protected ones included.
     /// Returns the references the entries owned, for the caller to release.
-    pub(crate) fn close_all(&self) -> Vec<EntryRef> {
+    pub(crate) fn close_all(&self) -> Vec<Swept> {
         self.closed.store(true, Ordering::Relaxed);
         // Pairs with the SeqCst fence in `insert`.
         fence(Ordering::SeqCst);
         let end = self.high_water.load(Ordering::Acquire);
         let mut released = Vec::new();
-        for index in 0..end {
-            if let Some(entry) = self.entry(index) {
+        for base in (0..end).step_by(LEAF_LEN) {
+            let Some(page) = self.leaf(base) else { continue };
+            for entry in page.0.iter().take(end - base) {
                 if let Ok(reference) = entry.take(|_| Ok(())) {
                     self.count.decrement();
-                    released.push(reference);
+                    push_swept(&mut released, reference);
                 }
             }
         }
@@ -850,9 +904,7 @@ impl HandleTable {
         match only {
             Some(indices) => {
                 let guard = epoch::pin();
-                for &index in indices {
-                    self.copy_entry(parent, index, &guard);
-                }
+                self.copy_entries(parent, indices.iter().copied(), &guard);
             }
             None => {
                 let end = parent.high_water.load(Ordering::Acquire);
@@ -860,9 +912,7 @@ impl HandleTable {
                     (0..end).step_by(LEAF_LEN).filter(|&base| parent.entry(base).is_some()).collect();
                 let copy_page = |&base: &usize| {
                     let guard = epoch::pin();
-                    for index in base..(base + LEAF_LEN).min(end) {
-                        self.copy_entry(parent, index, &guard);
-                    }
+                    self.copy_entries(parent, base..(base + LEAF_LEN).min(end), &guard);
                 };
                 // rayon's pool does not run under loom; a loom table is far below the size.
                 #[cfg(not(loom))]
@@ -877,33 +927,80 @@ impl HandleTable {
         self.rebuild_free_list();
     }
 
-    fn copy_entry(&self, parent: &HandleTable, index: usize, guard: &epoch::Guard) {
-        let Some(snapshot) = parent.get(Handle::from_index(index), guard) else {
-            return;
-        };
-        if !snapshot.flags.contains(HandleFlags::INHERIT) {
-            return;
+    /// Copies the inheritable entries among `indices` (ascending). Consecutive entries
+    /// that name one object are copied as a run: their snapshots are read one by one,
+    /// then the object's counts are raised once for the whole run (increment-if-not-
+    /// zero: if the object's last handle closed meanwhile, every entry of the run was
+    /// closed by then and none is copied), so a table of duplicates of one object is
+    /// not copied one contended count update at a time. The high-water mark is raised
+    /// once per call.
+    fn copy_entries(&self, parent: &HandleTable, indices: impl Iterator<Item = usize>, guard: &epoch::Guard) {
+        let mut run: Vec<(usize, Access, HandleFlags)> = Vec::new();
+        let mut object: *const ObjectHeader = std::ptr::null();
+        let mut top = 0;
+        for index in indices {
+            let Some(snapshot) = parent.get(Handle::from_index(index), guard) else { continue };
+            if !snapshot.flags.contains(HandleFlags::INHERIT) {
+                continue;
+            }
+            if !std::ptr::eq(snapshot.object, object) {
+                top = top.max(self.copy_run(object, &mut run));
+                object = snapshot.object;
+            }
+            run.push((index, snapshot.access, snapshot.flags));
         }
-        let Some(pointer) = snapshot.object.try_ref() else {
-            return;
-        };
-        let Ok(reference) = pointer.try_into_handle() else {
-            return;
-        };
-        let entry = self.entry_or_alloc(index);
-        self.count.increment();
-        entry.object.store(reference.into_raw() as usize, Ordering::Release);
-        entry.meta.store(pack(0, snapshot.access, snapshot.flags), Ordering::Release);
-        self.high_water.fetch_max(index + 1, Ordering::Release);
+        top = top.max(self.copy_run(object, &mut run));
+        if top > 0 {
+            self.high_water.fetch_max(top, Ordering::Release);
+        }
+    }
+
+    /// Stores a run of entries naming `object` (valid under the caller's pin) if its
+    /// handle references can be taken; empties the run. Returns one past the highest
+    /// index stored (0 if none).
+    fn copy_run(&self, object: *const ObjectHeader, run: &mut Vec<(usize, Access, HandleFlags)>) -> usize {
+        if run.is_empty() {
+            return 0;
+        }
+        // SAFETY: every entry of the run was read from the parent under the caller's
+        // pin, which keeps the object's block allocated (a destroyed object's count is
+        // zero, and `try_add_handles` then takes nothing).
+        let taken = unsafe { &*object }.try_add_handles(run.len());
+        let mut top = 0;
+        if taken {
+            let mut page: Option<(usize, &LeafPage)> = None;
+            for &(index, access, flags) in run.iter() {
+                let base = index & !(LEAF_LEN - 1);
+                let leaf = match page {
+                    Some((b, leaf)) if b == base => leaf,
+                    _ => {
+                        let leaf = self.leaf_or_alloc(index);
+                        page = Some((base, leaf));
+                        leaf
+                    }
+                };
+                let entry = &leaf.0[index - base];
+                self.count.increment();
+                // Each entry owns one of the handle references just taken.
+                entry.object.store(object as usize, Ordering::Release);
+                entry.meta.store(pack(0, access, flags), Ordering::Release);
+                top = index + 1;
+            }
+        }
+        run.clear();
+        top
     }
 
     /// Puts every non-live slot below the high-water mark on the free list,
     /// lowest index on top (so one thread's later inserts are deterministic).
     fn rebuild_free_list(&self) {
         let end = self.high_water.load(Ordering::Acquire);
-        for index in (0..end).rev() {
-            if !is_live(self.entry_or_alloc(index).meta.load(Ordering::Acquire)) {
-                self.push_free(index);
+        for base in (0..end).step_by(LEAF_LEN).rev() {
+            let page = self.leaf_or_alloc(base);
+            for (i, entry) in page.0.iter().enumerate().take(end - base).rev() {
+                if !is_live(entry.meta.load(Ordering::Acquire)) {
+                    self.push_free(base + i);
+                }
             }
         }
     }

@@ -1,0 +1,83 @@
+/* The Win32 types and values of kobj/win32.h, checked at compile time against the
+   values Windows gives them (winnt.h, winbase.h, winerror.h; SPEC §2 and §7.1 list the
+   same numbers), and a first call through each generic (A/W by UNICODE) name. */
+#include <string.h>
+
+#include "check.h"
+
+#ifdef __cplusplus
+#define STATIC_ASSERT(c) static_assert(c, #c)
+#else
+#define STATIC_ASSERT(c) _Static_assert(c, #c)
+#endif
+
+/* Types: the ABI Win32 code relies on. */
+STATIC_ASSERT(sizeof(HANDLE) == sizeof(void *));
+STATIC_ASSERT(sizeof(BOOL) == 4);
+STATIC_ASSERT(sizeof(BOOLEAN) == 1);
+STATIC_ASSERT(sizeof(DWORD) == 4);
+STATIC_ASSERT(sizeof(LONG) == 4);
+STATIC_ASSERT(sizeof(WCHAR) == 2);
+STATIC_ASSERT(sizeof(ULONG_PTR) == sizeof(void *));
+STATIC_ASSERT(sizeof(LARGE_INTEGER) == 8);
+STATIC_ASSERT(offsetof(SECURITY_ATTRIBUTES, lpSecurityDescriptor) == sizeof(void *));
+STATIC_ASSERT(sizeof(kobj_sid) == 8);
+
+/* Values. */
+STATIC_ASSERT(INFINITE == 0xFFFFFFFF && MAXIMUM_WAIT_OBJECTS == 64 && STILL_ACTIVE == 259);
+STATIC_ASSERT(WAIT_OBJECT_0 == 0 && WAIT_ABANDONED_0 == 0x80 && WAIT_TIMEOUT == 0x102);
+STATIC_ASSERT(WAIT_IO_COMPLETION == 0xC0 && WAIT_FAILED == 0xFFFFFFFF);
+STATIC_ASSERT(ERROR_FILE_NOT_FOUND == 2 && ERROR_PATH_NOT_FOUND == 3 && ERROR_ACCESS_DENIED == 5);
+STATIC_ASSERT(ERROR_INVALID_HANDLE == 6 && ERROR_NOT_ENOUGH_MEMORY == 8 && ERROR_FILE_EXISTS == 80);
+STATIC_ASSERT(ERROR_INVALID_PARAMETER == 87 && ERROR_INVALID_NAME == 123 && ERROR_NEGATIVE_SEEK == 131);
+STATIC_ASSERT(ERROR_ALREADY_EXISTS == 183 && ERROR_FILENAME_EXCED_RANGE == 206);
+STATIC_ASSERT(ERROR_TOO_MANY_POSTS == 298 && ERROR_PRIVILEGE_NOT_HELD == 1314);
+STATIC_ASSERT(ERROR_NO_SYSTEM_RESOURCES == 1450 && ERROR_GEN_FAILURE == 31);
+STATIC_ASSERT(ERROR_NOT_OWNER == 288 && ERROR_MUTANT_LIMIT_EXCEEDED == 587);
+STATIC_ASSERT(ERROR_INTERNAL_ERROR == 1359 && ERROR_NOACCESS == 998 && ERROR_NOT_SAME_OBJECT == 1656);
+STATIC_ASSERT(DELETE == 0x10000 && READ_CONTROL == 0x20000 && WRITE_DAC == 0x40000);
+STATIC_ASSERT(WRITE_OWNER == 0x80000 && SYNCHRONIZE == 0x100000 && MAXIMUM_ALLOWED == 0x2000000);
+STATIC_ASSERT(GENERIC_ALL == 0x10000000 && GENERIC_EXECUTE == 0x20000000);
+STATIC_ASSERT(GENERIC_WRITE == 0x40000000 && GENERIC_READ == 0x80000000);
+STATIC_ASSERT(MUTEX_MODIFY_STATE == 1 && MUTEX_ALL_ACCESS == 0x1F0001);
+STATIC_ASSERT(EVENT_QUERY_STATE == 1 && EVENT_MODIFY_STATE == 2 && EVENT_ALL_ACCESS == 0x1F0003);
+STATIC_ASSERT(SEMAPHORE_MODIFY_STATE == 2 && SEMAPHORE_ALL_ACCESS == 0x1F0003);
+STATIC_ASSERT(TIMER_MODIFY_STATE == 2 && TIMER_ALL_ACCESS == 0x1F0003);
+STATIC_ASSERT(FILE_MAP_WRITE == 2 && FILE_MAP_READ == 4 && FILE_MAP_ALL_ACCESS == 0xF001F);
+STATIC_ASSERT(JOB_OBJECT_ALL_ACCESS == 0x1F003F);
+STATIC_ASSERT(PROCESS_TERMINATE == 1 && PROCESS_DUP_HANDLE == 0x40);
+STATIC_ASSERT(PROCESS_QUERY_INFORMATION == 0x400 && PROCESS_ALL_ACCESS == 0x1FFFFF);
+STATIC_ASSERT(THREAD_TERMINATE == 1 && THREAD_SET_CONTEXT == 0x10);
+STATIC_ASSERT(THREAD_QUERY_INFORMATION == 0x40 && THREAD_ALL_ACCESS == 0x1FFFFF);
+STATIC_ASSERT(PAGE_READONLY == 2 && PAGE_READWRITE == 4 && PAGE_EXECUTE_READWRITE == 0x40);
+STATIC_ASSERT(DUPLICATE_CLOSE_SOURCE == 1 && DUPLICATE_SAME_ACCESS == 2 && DUPLICATE_SAME_ATTRIBUTES == 4);
+STATIC_ASSERT(HANDLE_FLAG_INHERIT == 1 && HANDLE_FLAG_PROTECT_FROM_CLOSE == 2);
+/* Windows' privilege LUIDs (winnt.h SE_*_PRIVILEGE). */
+STATIC_ASSERT(KOBJ_PRIV_ASSIGN_PRIMARY_TOKEN == 3 && KOBJ_PRIV_TCB == 7 && KOBJ_PRIV_CREATE_GLOBAL == 30);
+
+int main(void) {
+    kobj_kernel *k = kobj_kernel_new();
+    CHECK(k != NULL);
+    size_t start = kobj_kernel_object_count(k);
+    guest g = guest_new(k, NULL);
+    enter(&g);
+    CHECK(GetCurrentProcess() == INVALID_HANDLE_VALUE); /* -1 */
+    CHECK((intptr_t)GetCurrentThread() == -2);
+    /* The generic names (UNICODE is not defined: the A forms, UTF-8 here). */
+    HANDLE m = CreateMutex(NULL, FALSE, "GenericName");
+    CHECK(m != NULL);
+    HANDLE o = OpenMutex(SYNCHRONIZE, FALSE, "GenericName");
+    CHECK(o != NULL);
+    CHECK(CloseHandle(o) && CloseHandle(m));
+    HANDLE e = CreateEvent(NULL, TRUE, FALSE, NULL);
+    HANDLE s = CreateSemaphore(NULL, 0, 1, NULL);
+    HANDLE t = CreateWaitableTimer(NULL, TRUE, NULL);
+    HANDLE f = CreateFileMapping(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, 0, 4096, NULL);
+    HANDLE j = CreateJobObject(NULL, NULL);
+    CHECK(e && s && t && f && j);
+    CHECK(CloseHandle(e) && CloseHandle(s) && CloseHandle(t) && CloseHandle(f) && CloseHandle(j));
+    guest_free(&g);
+    check_no_leak(k, start);
+    kobj_kernel_free(k);
+    return 0;
+}
