@@ -587,12 +587,17 @@ BOOL kobj_kernel_advance_clock(const kobj_kernel *kernel, uint64_t milliseconds)
 //
 // `fResume` asks to wake a suspended machine, which kobj has none of: as Windows on a
 // system without that support, the call succeeds and sets ERROR_NOT_SUPPORTED.
-// A completion routine (`pfnCompletionRoutine` non-NULL) is not supported: the engine
-// gives no hook at expiry to queue it from, so the call fails with ERROR_NOT_SUPPORTED
-// and arms nothing.
+//
+// A completion routine (`pfnCompletionRoutine` non-NULL) is queued as an APC to the
+// calling thread at each expiry and runs when that thread next waits alertably
+// (`SleepEx(.., TRUE)`, `Wait…Ex(.., TRUE)`), as
+// `pfnCompletionRoutine(lpArgToCompletionRoutine, low, high)` with the FILETIME (UTC;
+// on a manual clock, the Unix epoch plus the time advanced) of the expiry.
 //
 // # Safety
-// `lpDueTime` is NULL or points to a readable `LARGE_INTEGER`.
+// `lpDueTime` is NULL or points to a readable `LARGE_INTEGER`; a completion routine
+// may be called with `lpArgToCompletionRoutine` on the calling guest thread's host
+// thread for as long as the timer stays set with it.
 BOOL kobj_SetWaitableTimer(HANDLE hTimer, const LARGE_INTEGER *lpDueTime, LONG lPeriod, PTIMERAPCROUTINE pfnCompletionRoutine, LPVOID lpArgToCompletionRoutine, BOOL fResume);
 
 // `CancelWaitableTimer`: disarms the timer; its signal state stays as it is. Needs

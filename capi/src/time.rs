@@ -7,7 +7,7 @@
 //! 1601-01-01, the wall clock; on a manual clock, wall time starts at the Unix epoch); a
 //! period is in milliseconds.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kobj::{Clock, Due, Kernel};
 
@@ -22,6 +22,13 @@ const UNIX_EPOCH_FILETIME: u64 = 116_444_736_000_000_000;
 /// A duration of `units` 100-ns units.
 fn hundred_ns(units: u64) -> Duration {
     Duration::new(units / 10_000_000, (units % 10_000_000) as u32 * 100)
+}
+
+/// A wall time as a FILETIME (100-ns units since 1601-01-01).
+fn filetime(t: SystemTime) -> u64 {
+    let since_epoch = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let units = u64::try_from(since_epoch.as_nanos() / 100).unwrap_or(u64::MAX);
+    UNIX_EPOCH_FILETIME.saturating_add(units)
 }
 
 /// The engine's due time for Win32's `lpDueTime`.
@@ -83,12 +90,17 @@ pub unsafe extern "C" fn kobj_kernel_advance_clock(kernel: *const kobj_kernel, m
 ///
 /// `fResume` asks to wake a suspended machine, which kobj has none of: as Windows on a
 /// system without that support, the call succeeds and sets ERROR_NOT_SUPPORTED.
-/// A completion routine (`pfnCompletionRoutine` non-NULL) is not supported: the engine
-/// gives no hook at expiry to queue it from, so the call fails with ERROR_NOT_SUPPORTED
-/// and arms nothing.
+///
+/// A completion routine (`pfnCompletionRoutine` non-NULL) is queued as an APC to the
+/// calling thread at each expiry and runs when that thread next waits alertably
+/// (`SleepEx(.., TRUE)`, `Wait…Ex(.., TRUE)`), as
+/// `pfnCompletionRoutine(lpArgToCompletionRoutine, low, high)` with the FILETIME (UTC;
+/// on a manual clock, the Unix epoch plus the time advanced) of the expiry.
 ///
 /// # Safety
-/// `lpDueTime` is NULL or points to a readable `LARGE_INTEGER`.
+/// `lpDueTime` is NULL or points to a readable `LARGE_INTEGER`; a completion routine
+/// may be called with `lpArgToCompletionRoutine` on the calling guest thread's host
+/// thread for as long as the timer stays set with it.
 #[no_mangle]
 pub unsafe extern "C" fn kobj_SetWaitableTimer(
     hTimer: HANDLE,
@@ -98,15 +110,22 @@ pub unsafe extern "C" fn kobj_SetWaitableTimer(
     lpArgToCompletionRoutine: LPVOID,
     fResume: BOOL,
 ) -> BOOL {
-    let _ = lpArgToCompletionRoutine;
+    // Carried to the routine's host thread as a number (the caller vouches for it).
+    let arg = lpArgToCompletionRoutine as usize;
     let ok = bool_call(|g| {
         // SAFETY: the caller guarantees NULL or readable.
         let due_time = unsafe { lpDueTime.as_ref() }.ok_or(os(code::NOACCESS))?.QuadPart;
         let period = u64::try_from(lPeriod).map_err(|_| os(code::INVALID_PARAMETER))?;
-        if pfnCompletionRoutine.is_some() {
-            return Err(os(code::NOT_SUPPORTED));
-        }
-        g.process().set_waitable_timer(from_c(hTimer), due(due_time), Duration::from_millis(period))
+        let (h, due, period) = (from_c(hTimer), due(due_time), Duration::from_millis(period));
+        let Some(routine) = pfnCompletionRoutine else {
+            return g.process().set_waitable_timer(h, due, period);
+        };
+        g.thread.set_waitable_timer_apc(h, due, period, move |at| {
+            let now = filetime(at);
+            // SAFETY: the caller of SetWaitableTimer guarantees the routine may be called
+            // with its argument on this thread while the timer is set with it.
+            unsafe { routine(arg as LPVOID, now as u32, (now >> 32) as u32) }
+        })
     });
     if ok != FALSE && fResume != FALSE {
         set_last_error(code::NOT_SUPPORTED);

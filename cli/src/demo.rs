@@ -3,38 +3,16 @@
 use std::io::Write;
 
 use kobj::{
-    Access, DuplicateOptions, EntryKind, Handle, HandleFlags, Kernel, MutexInfo, Process, ProcessOptions,
-    SecurityAttributes, WaitStatus,
+    Access, DuplicateOptions, Handle, Kernel, MutexInfo, Process, ProcessOptions, SecurityAttributes,
+    WaitStatus,
 };
 
 /// Errors the demo reports: an engine call that failed, or a broken output stream.
 pub type DemoError = Box<dyn std::error::Error>;
 
-/// Prints `p`'s handle table.
+/// Prints `p`'s handle table (value, type, access in hex and by name, flags, name).
 pub fn print_table(out: &mut dyn Write, label: &str, p: &Process) -> std::io::Result<()> {
-    writeln!(out, "  {label} (pid {}, session {}): {} handle(s)", p.id(), p.session_id(), p.handle_count())?;
-    for row in p.handles() {
-        writeln!(
-            out,
-            "    {:>8}  {:<10} access {:#010x}  flags {:<28} object handles {}",
-            format!("{:#x}", row.handle.raw()),
-            row.type_name,
-            row.access.bits(),
-            flag_names(row.flags),
-            row.object_handles
-        )?;
-    }
-    Ok(())
-}
-
-/// Handle attributes as `INHERIT|PROTECT_FROM_CLOSE`, or `-` for none.
-fn flag_names(flags: HandleFlags) -> String {
-    let names: Vec<&str> = flags.iter_names().map(|(name, _)| name).collect();
-    if names.is_empty() {
-        "-".to_owned()
-    } else {
-        names.join("|")
-    }
+    crate::table::write_table(out, label, p)
 }
 
 /// Runs every scenario, writing a narrated trace to `out`.
@@ -143,15 +121,8 @@ fn named(out: &mut dyn Write, kernel: &Kernel) -> Result<(), DemoError> {
     )?;
     print_table(out, "A", &a)?;
     print_table(out, "B", &b)?;
-    writeln!(out, "  \\BaseNamedObjects:")?;
-    for (name, kind) in kernel.list_directory("\\BaseNamedObjects")? {
-        let kind = match kind {
-            EntryKind::Object(ty) => ty,
-            EntryKind::Directory => "Directory".to_owned(),
-            EntryKind::Link(target) => format!("link -> {target}"),
-        };
-        writeln!(out, "    {name:<12} {kind}")?;
-    }
+    let entries = crate::table::directory(kernel, "\\BaseNamedObjects")?;
+    crate::table::write_directory(out, "\\BaseNamedObjects", &entries)?;
     a.terminate(0)?;
     b.terminate(0)?;
     let again = kernel.create_process(ProcessOptions::default())?;
@@ -182,6 +153,8 @@ fn abandonment(out: &mut dyn Write, kernel: &Kernel) -> Result<(), DemoError> {
     writeln!(out, "  query_mutex: {}", mutex_state(&a.query_mutex(in_a)?))?;
     let worker = a.create_thread(None)?;
     writeln!(out, "A: CreateThread -> thread {} (handle {})", worker.thread.id(), worker.handle)?;
+    print_table(out, "A", &a)?;
+    print_table(out, "B", &b)?;
     let taken = worker.thread.wait_for_single_object(in_a, None)?;
     writeln!(out, "A's thread {}: WaitForSingleObject(mutex, INFINITE) -> {taken:?}", worker.thread.id())?;
     writeln!(out, "  query_mutex: {}", mutex_state(&a.query_mutex(in_a)?))?;

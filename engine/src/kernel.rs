@@ -194,6 +194,13 @@ impl Kernel {
         self.shared.time.advance(by)
     }
 
+    /// The kernel's wall-clock time, on which `Due::At` runs: the host's on
+    /// [`Clock::System`], `UNIX_EPOCH` plus the time advanced on [`Clock::Manual`].
+    #[must_use]
+    pub fn wall_time(&self) -> std::time::SystemTime {
+        self.shared.time.wall()
+    }
+
     /// Time since the kernel's clock started (on [`Clock::Manual`], the sum of the
     /// advances).
     #[must_use]

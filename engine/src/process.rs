@@ -62,6 +62,9 @@ pub struct HandleInfo {
     pub flags: HandleFlags,
     /// The object's handle count (all processes).
     pub object_handles: usize,
+    /// The object's name as a full path (`\BaseNamedObjects\JeffMutex`), if it is
+    /// named; a private namespace's objects show `<private>\name`.
+    pub name: Option<String>,
 }
 
 /// The payload of a process object.
@@ -611,6 +614,10 @@ impl Process {
                 access: s.access,
                 flags: s.flags,
                 object_handles: s.object.handle_count(),
+                name: s.object.name.as_ref().map(|key| {
+                    let dir = key.dir.path().unwrap_or_else(|| "<private>".to_owned());
+                    format!("{}\\{}", dir.trim_end_matches('\\'), key.name)
+                }),
             });
         });
         rows

@@ -21,6 +21,7 @@ use crate::objects::{Event, Mutex, Semaphore};
 use crate::process::{inherit_flag, Created, Process, ProcessObject};
 use crate::security::{self, SecurityAttributes};
 use crate::sync::{epoch, lock, Arc, AtomicU32, Ordering};
+use crate::time::{Due, Routine};
 use crate::wait::{self, Kind, SignalOp, WaitContext, WaitStatus, Waitable, MAXIMUM_WAIT_OBJECTS};
 
 /// The payload of a thread object.
@@ -323,6 +324,25 @@ impl Thread {
             }
         }
         Ok(created)
+    }
+
+    /// `SetWaitableTimer` with a completion routine: as
+    /// [`Process::set_waitable_timer`], and at each expiry `routine` is queued as an APC
+    /// to this thread — it runs when this thread next waits alertably (SPEC §7.5), never
+    /// if the thread has exited — and is given the expiry's wall time (the kernel's
+    /// clock: see [`Kernel::wall_time`](crate::Kernel::wall_time)). A later set of the timer replaces the routine (or
+    /// removes it, through `Process::set_waitable_timer`); a cancel stops further calls
+    /// but leaves queued ones queued. Needs TIMER_MODIFY_STATE.
+    pub fn set_waitable_timer_apc(
+        &self,
+        h: Handle,
+        due: Due,
+        period: Duration,
+        routine: impl Fn(std::time::SystemTime) + Send + Sync + 'static,
+    ) -> Result<()> {
+        let t = self.alive()?;
+        let routine = Routine { thread: Arc::clone(&t.ctx.owner), run: std::sync::Arc::new(routine) };
+        self.process.set_timer(h, due, period, Some(routine))
     }
 
     /// `ReleaseMutex`: needs no particular access right, but the handle must name a

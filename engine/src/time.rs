@@ -211,6 +211,15 @@ impl Time {
         Duration::from_nanos(self.now_ns())
     }
 
+    /// The clock's wall time: the host's on the system clock; `UNIX_EPOCH` plus the time
+    /// advanced on the manual clock.
+    pub(crate) fn wall(&self) -> SystemTime {
+        match self.clock {
+            Clock::Manual => UNIX_EPOCH + self.now(),
+            Clock::System => SystemTime::now(),
+        }
+    }
+
     /// The instant `due` names, on this clock's monotonic scale.
     fn instant_of(&self, due: Due) -> u64 {
         let now = self.now_ns();
@@ -288,6 +297,13 @@ impl Time {
                         }
                         drop(armed);
                         wait::set_event(&r, &timer.w);
+                        if let Some(routine) = lock(&timer.routine).clone() {
+                            // Queued at the expiry, as Windows queues it: it runs when that
+                            // thread next waits alertably. A thread that has exited gets
+                            // nothing (GEN_FAILURE is nobody's to report).
+                            let (run, at) = (routine.run, self.wall());
+                            let _ = wait::queue_apc(&routine.thread, Box::new(move || run(at)));
+                        }
                         // Dropped after the lock: a last reference destroys the object.
                         released.push(r);
                     }
@@ -335,9 +351,21 @@ pub(crate) struct TimerShared {
     pub(crate) w: Waitable,
     /// The deadline it is armed at, if any. Read and written under the map's lock.
     armed: Mutex<Option<Key>>,
+    /// The completion routine of the last `set`, if it gave one: queued as an APC to the
+    /// setting thread at each expiry. Read and written under the map's lock.
+    routine: Mutex<Option<Routine>>,
     /// The timer's object; null once the object is being destroyed. A leaf lock: the
     /// payload's drop takes it (from wherever the block is dropped) and nothing else.
     target: Mutex<Target>,
+}
+
+/// A timer's completion routine and the thread it is queued to (`SetWaitableTimer`'s
+/// `pfnCompletionRoutine`: an APC to the thread that set the timer).
+#[derive(Clone)]
+pub(crate) struct Routine {
+    pub(crate) thread: Arc<wait::Owner>,
+    /// Called with the wall time of the expiry (Win32 passes it as a FILETIME).
+    pub(crate) run: std::sync::Arc<dyn Fn(SystemTime) + Send + Sync>,
 }
 
 /// The object a timer signals (see `TimerShared::target`).
@@ -364,6 +392,7 @@ impl TimerCore {
             shared: Arc::new(TimerShared {
                 w,
                 armed: Mutex::new(None),
+                routine: Mutex::new(None),
                 target: Mutex::new(Target(std::ptr::null())),
             }),
         }
@@ -383,6 +412,7 @@ impl TimerCore {
         header: &ObjectHeader,
         due: Due,
         period: Duration,
+        routine: Option<Routine>,
     ) -> Result<()> {
         let at = time.instant_of(due);
         #[cfg(kobj_mutant = "reset_unlocked")] // mutant: reset before the map's lock is taken
@@ -402,6 +432,7 @@ impl TimerCore {
             if let Some(old) = armed.take() {
                 s.map.remove(&old);
             }
+            *lock(&self.shared.routine) = routine;
             let d = Deadline::Timer { timer: Arc::clone(&self.shared), period: nanos(period) };
             let key = s.insert(at, TIMER, d);
             *armed = Some(key);

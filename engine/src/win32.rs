@@ -17,7 +17,7 @@ use crate::process::{inherit_flag, Created, Process};
 use crate::reference::ObjectRef;
 use crate::security::SecurityAttributes;
 use crate::sync::{epoch, lock, Mutex as Lock};
-use crate::time::{Due, TimerCore, TimerInfo};
+use crate::time::{Due, Routine, TimerCore, TimerInfo};
 use crate::wait::{self, Kind, Waitable};
 
 /// How `create_file` treats an existing or missing file (`dwCreationDisposition`).
@@ -185,11 +185,23 @@ impl Process {
     /// `period` after that (zero: once). A due time already past fires before this
     /// returns. Needs TIMER_MODIFY_STATE.
     pub fn set_waitable_timer(&self, h: Handle, due: Due, period: Duration) -> Result<()> {
+        self.set_timer(h, due, period, None)
+    }
+
+    /// `set_waitable_timer` with an optional completion routine (see
+    /// `Thread::set_waitable_timer_apc`).
+    pub(crate) fn set_timer(
+        &self,
+        h: Handle,
+        due: Due,
+        period: Duration,
+        routine: Option<Routine>,
+    ) -> Result<()> {
         let ty = &self.kernel().builtin.timer;
         let guard = epoch::pin();
         let obj = self.lookup(h, ty.info_ptr(), Access::TIMER_MODIFY_STATE, &guard)?;
         let t = obj.body_of(ty).ok_or(Error::InvalidHandle)?;
-        t.core.set(&self.kernel().time, obj, due, period)
+        t.core.set(&self.kernel().time, obj, due, period, routine)
     }
 
     /// `CancelWaitableTimer`: disarms the timer; its signal state stays as it is. Needs

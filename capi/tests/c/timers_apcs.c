@@ -20,9 +20,14 @@ static atomic_int apc_on_worker_host;
 
 static void apc_add(ULONG_PTR n) { atomic_fetch_add(&apc_sum, (int)n); }
 
+static atomic_int completions;
+static void *completion_arg;
+static uint64_t completion_time;
+
 static void completion(LPVOID arg, DWORD low, DWORD high) {
-    (void)arg, (void)low, (void)high;
-    atomic_fetch_add(&apc_sum, 1000000);
+    completion_arg = arg;
+    completion_time = ((uint64_t)high << 32) | low;
+    atomic_fetch_add(&completions, 1);
 }
 
 static void apc_on_worker(ULONG_PTR n) {
@@ -112,11 +117,29 @@ int main(void) {
     CHECK_FAILS(CancelWaitableTimer(ev), FALSE, ERROR_INVALID_HANDLE);
     HANDLE t_query = OpenWaitableTimerA(TIMER_QUERY_STATE, FALSE, "Periodic");
     CHECK_FAILS(SetWaitableTimer(t_query, &due, 0, NULL, NULL, FALSE), FALSE, ERROR_ACCESS_DENIED);
-    CHECK_FAILS(SetWaitableTimer(t, &due, 0, completion, NULL, FALSE), FALSE,
-                ERROR_NOT_SUPPORTED);
     SetLastError(0);
     CHECK(SetWaitableTimer(t, &due, 0, NULL, NULL, TRUE)); /* fResume: no suspend here */
     CHECK(GetLastError() == ERROR_NOT_SUPPORTED);
+
+    /* A completion routine (Microsoft's SetWaitableTimer docs): at each expiry it is
+       queued as an APC to the thread that set the timer, and runs in that thread's next
+       alertable wait with its argument and the expiry time as a FILETIME. The clock
+       stands at 240 ms here; expiries at 250 and 260 ms. */
+    static int routine_arg;
+    LARGE_INTEGER soon = {.QuadPart = -MS(10)};
+    CHECK(SetWaitableTimer(t, &soon, 10, completion, &routine_arg, FALSE));
+    advance(25);
+    CHECK(WaitForSingleObject(t, 0) == WAIT_OBJECT_0); /* not alertable: nothing runs */
+    CHECK(atomic_load(&completions) == 0);
+    CHECK(SleepEx(0, TRUE) == WAIT_IO_COMPLETION);
+    CHECK(atomic_load(&completions) == 2);
+    CHECK(completion_arg == &routine_arg);
+    CHECK(completion_time == 116444736000000000ULL + (uint64_t)MS(260));
+    /* Cancelled: no more calls. */
+    CHECK(CancelWaitableTimer(t));
+    advance(30);
+    CHECK(SleepEx(0, TRUE) == 0);
+    CHECK(atomic_load(&completions) == 2);
     kobj_kernel *sys = kobj_kernel_new();
     CHECK_FAILS(kobj_kernel_advance_clock(sys, 1), FALSE, ERROR_INVALID_PARAMETER);
     kobj_kernel_free(sys);
