@@ -989,3 +989,161 @@ fn concurrent_advances_add_up() {
     assert_eq!(main.wait_for_single_object(h, ZERO), Ok(WaitStatus::Timeout));
     done(&k, base, vec![main], vec![p]);
 }
+
+/// What a completion routine was given, in call order.
+type Calls = std::sync::Arc<std::sync::Mutex<Vec<SystemTime>>>;
+
+/// A completion routine that records its wall times.
+fn recorder(calls: &Calls) -> impl Fn(SystemTime) + Send + Sync + 'static {
+    let calls = calls.clone();
+    move |at| calls.lock().unwrap().push(at)
+}
+
+// Microsoft SetWaitableTimer: with a completion routine, "the completion routine will be
+// executed by the same thread that called SetWaitableTimer", as an APC, when that thread
+// is in an alertable wait, and is passed the time the timer was signalled; the timer is
+// signalled as well. kobj: `thread.set_waitable_timer_apc`, one APC per expiry (SPEC §7.5's
+// APC rules), the wall time on the kernel's clock (`Kernel::wall_time`).
+#[test]
+fn a_completion_routine_runs_in_the_setters_alertable_wait() {
+    let k = manual_kernel();
+    let base = k.object_count();
+    let p = root(&k);
+    let main = p.main_thread();
+    let setter = p.create_thread(None).unwrap().thread;
+    let h = timer(&p, true);
+    let calls = Calls::default();
+    assert_eq!(k.wall_time(), UNIX_EPOCH);
+
+    setter.set_waitable_timer_apc(h, Due::After(ms(10)), ms(10), recorder(&calls)).unwrap();
+    assert_eq!(timer_info(&p, h), (true, false, Some(ms(10))));
+    k.advance_clock(ms(35)).unwrap();
+    assert_eq!(k.wall_time(), UNIX_EPOCH + ms(35));
+    assert_eq!(timer_info(&p, h), (true, true, Some(ms(5))), "the timer is signalled as well");
+    assert!(calls.lock().unwrap().is_empty(), "queued, not run: nobody waited alertably");
+    assert_eq!(main.sleep_ex(ZERO, true), Ok(WaitStatus::Timeout), "not queued to another thread");
+    assert_eq!(setter.wait_for_single_object(h, ZERO), Ok(WaitStatus::Object(0)), "a non-alertable wait");
+    assert!(calls.lock().unwrap().is_empty());
+    assert_eq!(setter.sleep_ex(ZERO, true), Ok(WaitStatus::IoCompletion));
+    let at: Vec<SystemTime> = [10, 20, 30].iter().map(|&t| UNIX_EPOCH + ms(t)).collect();
+    assert_eq!(*calls.lock().unwrap(), at, "one call per expiry, in order, with its wall time");
+    assert_eq!(setter.sleep_ex(ZERO, true), Ok(WaitStatus::Timeout));
+
+    // Cancel: no further calls; those already queued stay queued.
+    k.advance_clock(ms(5)).unwrap();
+    p.cancel_waitable_timer(h).unwrap();
+    k.advance_clock(ms(100)).unwrap();
+    assert_eq!(setter.sleep_ex(Some(ms(1000)), true), Ok(WaitStatus::IoCompletion));
+    assert_eq!(calls.lock().unwrap().len(), 4);
+    assert_eq!(calls.lock().unwrap()[3], UNIX_EPOCH + ms(40));
+
+    // A set through Process::set_waitable_timer removes the routine.
+    setter.set_waitable_timer_apc(h, Due::After(ms(10)), ONCE, recorder(&calls)).unwrap();
+    p.set_waitable_timer(h, Due::After(ms(10)), ONCE).unwrap();
+    k.advance_clock(ms(10)).unwrap();
+    assert_eq!(timer_info(&p, h), (true, true, None));
+    assert_eq!(setter.sleep_ex(ZERO, true), Ok(WaitStatus::Timeout), "no routine any more");
+    assert_eq!(calls.lock().unwrap().len(), 4);
+
+    // A later set with another routine replaces it; Due::At gives that time.
+    let other = Calls::default();
+    setter.set_waitable_timer_apc(h, Due::After(ms(10)), ONCE, recorder(&calls)).unwrap();
+    setter.set_waitable_timer_apc(h, Due::At(UNIX_EPOCH + ms(200)), ONCE, recorder(&other)).unwrap();
+    k.advance_clock(ms(50)).unwrap();
+    assert_eq!(setter.sleep_ex(ZERO, true), Ok(WaitStatus::IoCompletion));
+    assert_eq!(calls.lock().unwrap().len(), 4, "the replaced routine is not called");
+    assert_eq!(*other.lock().unwrap(), [UNIX_EPOCH + ms(200)]);
+
+    done(&k, base, vec![main, setter], vec![p]);
+}
+
+/// Sets a flag when dropped (owned by a completion routine).
+struct DropFlag(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+// Microsoft SetWaitableTimer: the completion routine's APC goes to the thread that set the
+// timer; SPEC §7.5: an APC of a thread that has exited is dropped, not run (the timer
+// itself keeps running). The call needs TIMER_MODIFY_STATE, and an exited thread's calls
+// are ACCESS_DENIED (SPEC §7.2).
+#[test]
+fn a_completion_routine_of_an_exited_thread_never_runs() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let k = manual_kernel();
+    let base = k.object_count();
+    let p = root(&k);
+    let setter = p.create_thread(None).unwrap().thread;
+    let h = timer(&p, false);
+    let ran = std::sync::Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    setter
+        .set_waitable_timer_apc(h, Due::After(ms(10)), ms(10), move |_| {
+            r.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    k.advance_clock(ms(10)).unwrap();
+    setter.exit(0).unwrap();
+    k.advance_clock(ms(50)).unwrap();
+    assert_eq!(timer_info(&p, h), (false, true, Some(ms(10))), "the timer still runs");
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "the routine never ran");
+
+    let query_only = dup_with(&p, h, Access::TIMER_QUERY_STATE);
+    let other = p.create_thread(None).unwrap().thread;
+    assert_eq!(
+        code(other.set_waitable_timer_apc(query_only, Due::After(ms(1)), ONCE, |_| {})),
+        ACCESS_DENIED
+    );
+    assert_eq!(code(setter.set_waitable_timer_apc(h, Due::After(ms(1)), ONCE, |_| {})), ACCESS_DENIED);
+    let e = event(&p);
+    assert_eq!(code(other.set_waitable_timer_apc(e, Due::After(ms(1)), ONCE, |_| {})), INVALID_HANDLE);
+    assert_eq!(timer_info(&p, h), (false, true, Some(ms(10))), "no failed call changed the timer");
+
+    done(&k, base, vec![setter, other], vec![p]);
+}
+
+// SPEC §3 ("Objects and lifetime": the kernel never loses a reference; object_count falls
+// back once the processes are gone) and §6: a completion routine is dropped with its
+// timer — whether it fired or not, periodic or not — so what it owns is released (here a
+// Process value, which would otherwise keep its process and thread objects forever). A
+// later plain set drops it too.
+#[test]
+fn a_completion_routine_is_dropped_with_its_timer() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let k = manual_kernel();
+    let base = k.object_count();
+    let p = root(&k);
+    let setter = p.create_thread(None).unwrap().thread;
+    for (fire, period) in [(false, ONCE), (true, ONCE), (false, ms(10)), (true, ms(10))] {
+        let h = timer(&p, false);
+        let dropped = std::sync::Arc::new(AtomicBool::new(false));
+        let (flag, holder) = (DropFlag(dropped.clone()), p.clone());
+        setter
+            .set_waitable_timer_apc(h, Due::After(ms(10)), period, move |_| {
+                let _ = (&flag, &holder);
+            })
+            .unwrap();
+        if fire {
+            k.advance_clock(ms(10)).unwrap();
+            assert_eq!(setter.sleep_ex(ZERO, true), Ok(WaitStatus::IoCompletion));
+        }
+        p.close_handle(h).unwrap();
+        assert!(dropped.load(Ordering::SeqCst), "fired {fire}, period {period:?}: dropped with the timer");
+    }
+    // Replaced by a plain set.
+    let h = timer(&p, false);
+    let dropped = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = DropFlag(dropped.clone());
+    setter
+        .set_waitable_timer_apc(h, Due::After(ms(10)), ONCE, move |_| {
+            let _ = &flag;
+        })
+        .unwrap();
+    p.set_waitable_timer(h, Due::After(ms(10)), ONCE).unwrap();
+    assert!(dropped.load(Ordering::SeqCst), "replaced by a plain set");
+
+    done(&k, base, vec![setter], vec![p]);
+}
