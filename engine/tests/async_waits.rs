@@ -973,3 +973,59 @@ async fn tokio_awaits_a_timer() {
 
     done(&k, base, vec![t], vec![p]);
 }
+
+// SPEC §7.2 ("A wait in progress when its thread exits ... returns ACCESS_DENIED having
+// acquired nothing"; an exiting thread abandons its mutexes) meeting §7.5's cancel-safety:
+// a future granted an object, whose thread then exits before it is polled. Whatever it
+// reports, the objects stay consistent with it: a semaphore unit is either returned or
+// reported taken; a mutex is never left owned by the dead thread, and the future's later
+// drop does not release a mutex someone else has taken since.
+#[test]
+fn a_granted_future_whose_thread_exits() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let (x, c) = (new_thread(&p), new_thread(&p));
+
+    // A semaphore unit.
+    let a = new_thread(&p);
+    let sem = p.create_semaphore(None, 0, 1, None).unwrap().handle;
+    let fa = pending(&a, &[sem], false);
+    p.release_semaphore(sem, 1).unwrap();
+    a.exit(0).unwrap();
+    match ready(fa) {
+        Ok(WaitStatus::Object(0)) => assert_eq!(sem_info(&p, sem), (0, 1), "reported taken"),
+        Err(e) if e.code() == ACCESS_DENIED => assert_eq!(sem_info(&p, sem), (1, 1), "acquired nothing"),
+        other => panic!("{other:?}"),
+    }
+
+    // A mutex, polled after the exit.
+    let a2 = new_thread(&p);
+    let m = x.create_mutex(None, true, None).unwrap().handle;
+    let fa = pending(&a2, &[m], false);
+    x.release_mutex(m).unwrap();
+    a2.exit(0).unwrap();
+    let (owner, _, _) = mutex_info(&p, m);
+    assert_ne!(owner, Some(a2.id()), "not owned by a thread that has exited");
+    let r = ready(fa);
+    assert!(r == Ok(WaitStatus::Object(0)) || r.map_err(|e| e.code()) == Err(ACCESS_DENIED), "{r:?}");
+    let got = c.wait_for_single_object(m, ZERO).unwrap();
+    assert!(matches!(got, WaitStatus::Object(0) | WaitStatus::Abandoned(0)), "{got:?}");
+    assert_eq!(mutex_info(&p, m), (Some(c.id()), 1, false));
+    c.release_mutex(m).unwrap();
+
+    // A mutex, dropped unpolled after the exit and after another thread took it.
+    let a3 = new_thread(&p);
+    let m = x.create_mutex(None, true, None).unwrap().handle;
+    let fa = pending(&a3, &[m], false);
+    x.release_mutex(m).unwrap();
+    a3.exit(0).unwrap();
+    let got = c.wait_for_single_object(m, ZERO).unwrap();
+    assert!(matches!(got, WaitStatus::Object(0) | WaitStatus::Abandoned(0)), "{got:?}");
+    drop(fa);
+    assert_eq!(mutex_info(&p, m), (Some(c.id()), 1, false), "the drop released nothing of c's");
+    c.release_mutex(m).unwrap();
+    assert_eq!(mutex_info(&p, m), (None, 0, false));
+
+    done(&k, base, vec![x, c, a, a2, a3], vec![p]);
+}
