@@ -736,6 +736,7 @@ fn a_wait_all_on_a_timer_and_an_event() {
 fn a_script_replays_exactly() {
     fn script() -> Vec<(u64, usize, kobj::Result<WaitStatus>)> {
         let k = manual_kernel();
+        let base = k.object_count();
         let p = root(&k);
         let main = p.main_thread();
         let t1 = timer(&p, false);
@@ -757,8 +758,7 @@ fn a_script_replays_exactly() {
                 p.cancel_waitable_timer(t2).unwrap();
             }
         }
-        drop(main);
-        p.terminate(0).unwrap();
+        done(&k, base, vec![main], vec![p]);
         trace
     }
     let first = script();
