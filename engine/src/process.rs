@@ -72,6 +72,9 @@ pub(crate) struct ProcessObject {
     pub(crate) pid: u32,
     pub(crate) session: u32,
     pub(crate) token: Token,
+    /// The security of the objects this process makes without a descriptor: its token's
+    /// default, interned once.
+    pub(crate) default_security: crate::security::SecurityRef,
     pub(crate) table: HandleTable,
     terminated: AtomicBool,
     exit_code: AtomicU32,
@@ -112,6 +115,15 @@ impl fmt::Debug for ProcessObject {
 }
 
 impl ProcessObject {
+    /// The security of an object this process makes: its default, or the descriptor
+    /// `sa` asks for (interned in the kernel).
+    pub(crate) fn security_for_new(&self, sa: Option<&SecurityAttributes>) -> crate::security::SecurityRef {
+        match sa.and_then(|sa| sa.security_descriptor.as_ref()) {
+            None => self.default_security,
+            Some(sd) => self.kernel.descriptors.intern(self.token.descriptor_for_new(Some(sd))),
+        }
+    }
+
     /// Lets go of the main thread (the process's last handle has closed).
     fn release_main(&self) {
         let main = crate::sync::lock(&self.main).take();
@@ -281,11 +293,13 @@ impl Process {
         fill: impl FnOnce(&HandleTable),
     ) -> Result<Process> {
         let pid = kernel.ids.reserve()?;
-        let main = ThreadObject::create(kernel, pid, token.descriptor_for_new(None))?;
+        let default_security = kernel.descriptors.intern(token.descriptor_for_new(None));
+        let main = ThreadObject::create(kernel, pid, default_security)?;
         let body = ProcessObject {
             pid,
             session,
             token: token.clone(),
+            default_security,
             table: HandleTable::new(kernel.handle_limit),
             terminated: AtomicBool::new(false),
             exit_code: AtomicU32::new(0),
@@ -299,8 +313,7 @@ impl Process {
         fill(&body.table);
         // Before the process can be found: its `terminate` leaves the session.
         kernel.names.enter_session(session);
-        let security = token.descriptor_for_new(None);
-        let object = object::allocate(kernel.domain(), &kernel.builtin.process, security, None, body);
+        let object = object::allocate(kernel.domain(), &kernel.builtin.process, default_security, None, body);
         if let Some(p) = object.body::<ProcessObject>() {
             p.table.set_owner(object.object().as_ptr());
         }
@@ -586,7 +599,7 @@ impl Process {
             return Err(Error::InvalidParameter);
         }
         let flags = inherit_flag(sa.is_some_and(|sa| sa.inherit_handle));
-        let security = me.token.descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
+        let security = me.security_for_new(sa);
         // Reserve the slot first, publish the name second: a full table never leaves a
         // name behind (SPEC §5).
         let slot = me.table.reserve()?;
