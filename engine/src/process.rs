@@ -14,7 +14,7 @@ use crate::object::types::{ObjectType, TypeInfo};
 use crate::object::{self, HandleRef, ObjRef, ObjectHeader};
 use crate::reference::ObjectRef;
 use crate::security::{self, Privilege, SecurityAttributes, Token};
-use crate::sync::{epoch, Arc, AtomicBool, AtomicU32, Mutex as Lock, Ordering};
+use crate::sync::{epoch, Arc, AtomicU64, Mutex as Lock, Ordering};
 use crate::table::{HandleTable, Snapshot};
 use crate::thread::{ThreadList, ThreadObject};
 use crate::wait::{self, Kind, Waitable};
@@ -67,6 +67,9 @@ pub struct HandleInfo {
     pub name: Option<String>,
 }
 
+/// Set in `ProcessObject::ended` once the process is terminated.
+const TERMINATED: u64 = 1 << 32;
+
 /// The payload of a process object.
 pub(crate) struct ProcessObject {
     pub(crate) pid: u32,
@@ -76,8 +79,9 @@ pub(crate) struct ProcessObject {
     /// default, interned once.
     pub(crate) default_security: crate::security::SecurityRef,
     pub(crate) table: HandleTable,
-    terminated: AtomicBool,
-    exit_code: AtomicU32,
+    /// `TERMINATED` and the exit code in one word, set together by the one `terminate`
+    /// that wins: nobody sees the process terminated with an exit code not yet stored.
+    ended: AtomicU64,
     /// Private namespaces this process has open (see `names`).
     pub(crate) private: crate::names::PrivateAliases,
     /// Signalled for good once the process is terminated.
@@ -109,7 +113,7 @@ impl fmt::Debug for ProcessObject {
             .field("pid", &self.pid)
             .field("session", &self.session)
             .field("handles", &self.table.len())
-            .field("terminated", &self.terminated.load(Ordering::Relaxed))
+            .field("terminated", &self.is_terminated())
             .finish()
     }
 }
@@ -132,15 +136,28 @@ impl ProcessObject {
 
     #[inline]
     pub(crate) fn is_terminated(&self) -> bool {
-        self.terminated.load(Ordering::Acquire)
+        // Acquire: pairs with the AcqRel CAS in `terminate`.
+        self.ended.load(Ordering::Acquire) & TERMINATED != 0
+    }
+
+    /// The exit code once terminated, else 0.
+    pub(crate) fn exit_code(&self) -> u32 {
+        // The low half of the word (`ended`).
+        self.ended.load(Ordering::Acquire) as u32
     }
 
     /// Terminates: closes every handle (protected ones too). ACCESS_DENIED if already done.
     fn terminate(&self, header: &ObjectHeader, kernel: &KernelShared, exit_code: u32) -> Result<()> {
-        if self.terminated.swap(true, Ordering::AcqRel) {
+        // AcqRel: one winner, whose code is stored with the flag.
+        let running = self.ended.compare_exchange(
+            0,
+            TERMINATED | u64::from(exit_code),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        if running.is_err() {
             return Err(Error::AccessDenied);
         }
-        self.exit_code.store(exit_code, Ordering::Relaxed);
         // Its threads exit first, abandoning their mutexes (SPEC §7.2).
         crate::thread::end_threads(self, exit_code);
         kernel.ids.retire(self.pid);
@@ -301,8 +318,7 @@ impl Process {
             token: token.clone(),
             default_security,
             table: HandleTable::new(kernel.handle_limit),
-            terminated: AtomicBool::new(false),
-            exit_code: AtomicU32::new(0),
+            ended: AtomicU64::new(0),
             private: Default::default(),
             signal: Waitable::new(Kind::Once { signaled: false }),
             threads: Lock::new(ThreadList { live: vec![main.clone()], ended: false }),
@@ -373,7 +389,7 @@ impl Process {
     /// The exit code given to `terminate` (0 until then).
     #[must_use]
     pub fn exit_code(&self) -> u32 {
-        self.inner().exit_code.load(Ordering::Relaxed)
+        self.inner().exit_code()
     }
 
     /// Terminates the process: every handle in its table is closed, PROTECT_FROM_CLOSE
