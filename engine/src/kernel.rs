@@ -55,6 +55,8 @@ pub(crate) struct KernelShared {
     pub(crate) ids: Arc<ClientIds>,
     /// The clock, armed timers and manual-clock wait deadlines (SPEC §7.5).
     pub(crate) time: Arc<Time>,
+    /// Every distinct security descriptor of this kernel's objects, once.
+    pub(crate) descriptors: crate::security::Descriptors,
 }
 
 impl Drop for KernelShared {
@@ -140,6 +142,7 @@ impl KernelBuilder {
             names: Names::new(),
             ids: Arc::new(ClientIds::new(4)),
             time: Arc::new(Time::new(self.clock)),
+            descriptors: Default::default(),
         });
         // The timer driver holds the kernel only while it fires timers, through a weak
         // reference (it must not keep a dropped kernel alive).

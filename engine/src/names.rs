@@ -18,7 +18,7 @@ use crate::handle::Handle;
 use crate::object::types::{ObjectType, TypeInfo};
 use crate::object::{self, HandleRef, ObjRef, ObjectHeader};
 use crate::process::{Process, ProcessObject};
-use crate::security::{self, ObjectSecurity, Privilege, Sid, Token};
+use crate::security::{self, Privilege, SecurityRef, Sid, Token};
 use crate::sync::{epoch, lock, AtomicBool, Mutex, Ordering};
 use crate::table::EntryRef;
 
@@ -287,7 +287,7 @@ impl Names {
         &self,
         process: &Process,
         ty: &ObjectType<P>,
-        security: ObjectSecurity,
+        security: SecurityRef,
         name: &str,
         make: impl FnOnce() -> Result<P>,
     ) -> Result<(HandleRef, Access, bool)> {
@@ -349,7 +349,7 @@ impl Process {
         let slot = me.table.reserve()?;
         let kernel = self.kernel();
         let ty = &kernel.builtin.namespace;
-        let security = me.token.descriptor_for_new(None);
+        let security = me.default_security;
         let (dir, reference) = kernel.names.ns.create_private(
             boundary.key(),
             |t| t.handle_count() != 0,

@@ -14,7 +14,7 @@ use crate::object::types::{ObjectType, TypeInfo};
 use crate::object::{self, HandleRef, ObjRef, ObjectHeader};
 use crate::reference::ObjectRef;
 use crate::security::{self, Privilege, SecurityAttributes, Token};
-use crate::sync::{epoch, Arc, AtomicBool, AtomicU32, Mutex as Lock, Ordering};
+use crate::sync::{epoch, Arc, AtomicU64, Mutex as Lock, Ordering};
 use crate::table::{HandleTable, Snapshot};
 use crate::thread::{ThreadList, ThreadObject};
 use crate::wait::{self, Kind, Waitable};
@@ -67,14 +67,21 @@ pub struct HandleInfo {
     pub name: Option<String>,
 }
 
+/// Set in `ProcessObject::ended` once the process is terminated.
+const TERMINATED: u64 = 1 << 32;
+
 /// The payload of a process object.
 pub(crate) struct ProcessObject {
     pub(crate) pid: u32,
     pub(crate) session: u32,
     pub(crate) token: Token,
+    /// The security of the objects this process makes without a descriptor: its token's
+    /// default, interned once.
+    pub(crate) default_security: crate::security::SecurityRef,
     pub(crate) table: HandleTable,
-    terminated: AtomicBool,
-    exit_code: AtomicU32,
+    /// `TERMINATED` and the exit code in one word, set together by the one `terminate`
+    /// that wins: nobody sees the process terminated with an exit code not yet stored.
+    ended: AtomicU64,
     /// Private namespaces this process has open (see `names`).
     pub(crate) private: crate::names::PrivateAliases,
     /// Signalled for good once the process is terminated.
@@ -106,12 +113,21 @@ impl fmt::Debug for ProcessObject {
             .field("pid", &self.pid)
             .field("session", &self.session)
             .field("handles", &self.table.len())
-            .field("terminated", &self.terminated.load(Ordering::Relaxed))
+            .field("terminated", &self.is_terminated())
             .finish()
     }
 }
 
 impl ProcessObject {
+    /// The security of an object this process makes: its default, or the descriptor
+    /// `sa` asks for (interned in the kernel).
+    pub(crate) fn security_for_new(&self, sa: Option<&SecurityAttributes>) -> crate::security::SecurityRef {
+        match sa.and_then(|sa| sa.security_descriptor.as_ref()) {
+            None => self.default_security,
+            Some(sd) => self.kernel.descriptors.intern(self.token.descriptor_for_new(Some(sd))),
+        }
+    }
+
     /// Lets go of the main thread (the process's last handle has closed).
     fn release_main(&self) {
         let main = crate::sync::lock(&self.main).take();
@@ -120,15 +136,28 @@ impl ProcessObject {
 
     #[inline]
     pub(crate) fn is_terminated(&self) -> bool {
-        self.terminated.load(Ordering::Acquire)
+        // Acquire: pairs with the AcqRel CAS in `terminate`.
+        self.ended.load(Ordering::Acquire) & TERMINATED != 0
+    }
+
+    /// The exit code once terminated, else 0.
+    pub(crate) fn exit_code(&self) -> u32 {
+        // The low half of the word (`ended`).
+        self.ended.load(Ordering::Acquire) as u32
     }
 
     /// Terminates: closes every handle (protected ones too). ACCESS_DENIED if already done.
     fn terminate(&self, header: &ObjectHeader, kernel: &KernelShared, exit_code: u32) -> Result<()> {
-        if self.terminated.swap(true, Ordering::AcqRel) {
+        // AcqRel: one winner, whose code is stored with the flag.
+        let running = self.ended.compare_exchange(
+            0,
+            TERMINATED | u64::from(exit_code),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        if running.is_err() {
             return Err(Error::AccessDenied);
         }
-        self.exit_code.store(exit_code, Ordering::Relaxed);
         // Its threads exit first, abandoning their mutexes (SPEC §7.2).
         crate::thread::end_threads(self, exit_code);
         kernel.ids.retire(self.pid);
@@ -281,14 +310,15 @@ impl Process {
         fill: impl FnOnce(&HandleTable),
     ) -> Result<Process> {
         let pid = kernel.ids.reserve()?;
-        let main = ThreadObject::create(kernel, pid, token.descriptor_for_new(None))?;
+        let default_security = kernel.descriptors.intern(token.descriptor_for_new(None));
+        let main = ThreadObject::create(kernel, pid, default_security)?;
         let body = ProcessObject {
             pid,
             session,
             token: token.clone(),
+            default_security,
             table: HandleTable::new(kernel.handle_limit),
-            terminated: AtomicBool::new(false),
-            exit_code: AtomicU32::new(0),
+            ended: AtomicU64::new(0),
             private: Default::default(),
             signal: Waitable::new(Kind::Once { signaled: false }),
             threads: Lock::new(ThreadList { live: vec![main.clone()], ended: false }),
@@ -299,8 +329,7 @@ impl Process {
         fill(&body.table);
         // Before the process can be found: its `terminate` leaves the session.
         kernel.names.enter_session(session);
-        let security = token.descriptor_for_new(None);
-        let object = object::allocate(kernel.domain(), &kernel.builtin.process, security, None, body);
+        let object = object::allocate(kernel.domain(), &kernel.builtin.process, default_security, None, body);
         if let Some(p) = object.body::<ProcessObject>() {
             p.table.set_owner(object.object().as_ptr());
         }
@@ -360,7 +389,7 @@ impl Process {
     /// The exit code given to `terminate` (0 until then).
     #[must_use]
     pub fn exit_code(&self) -> u32 {
-        self.inner().exit_code.load(Ordering::Relaxed)
+        self.inner().exit_code()
     }
 
     /// Terminates the process: every handle in its table is closed, PROTECT_FROM_CLOSE
@@ -586,7 +615,7 @@ impl Process {
             return Err(Error::InvalidParameter);
         }
         let flags = inherit_flag(sa.is_some_and(|sa| sa.inherit_handle));
-        let security = me.token.descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
+        let security = me.security_for_new(sa);
         // Reserve the slot first, publish the name second: a full table never leaves a
         // name behind (SPEC §5).
         let slot = me.table.reserve()?;

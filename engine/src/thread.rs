@@ -55,7 +55,7 @@ impl ThreadObject {
     pub(crate) fn create(
         kernel: &crate::kernel::KernelShared,
         pid: u32,
-        security: crate::security::ObjectSecurity,
+        security: crate::security::SecurityRef,
     ) -> Result<ObjRef> {
         let tid = kernel.ids.reserve()?;
         let body = ThreadObject {
@@ -643,7 +643,7 @@ impl Process {
     /// it. ACCESS_DENIED once the process has ended.
     pub fn create_thread(&self, sa: Option<&SecurityAttributes>) -> Result<NewThread> {
         let me = self.alive()?;
-        let security = me.token.descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
+        let security = me.security_for_new(sa);
         let object = ThreadObject::create(self.kernel(), me.pid, security)?;
         {
             let mut threads = lock(&me.threads);

@@ -326,7 +326,7 @@ impl Process {
         // Files are never named here, and the creator holds what it asked for, not the
         // type's ALL_ACCESS.
         let me = self.alive()?;
-        let security = me.token.descriptor_for_new(sa.and_then(|sa| sa.security_descriptor.as_ref()));
+        let security = me.security_for_new(sa);
         let reference = object::allocate(self.kernel().domain(), &ty, security, None, file);
         me.table.insert(reference, granted, inherit_flag(sa.is_some_and(|sa| sa.inherit_handle)))
     }

@@ -27,7 +27,7 @@ use std::ptr::NonNull;
 
 use kobj_namespace::DirId;
 
-use crate::security::ObjectSecurity;
+use crate::security::SecurityRef;
 use crate::sync::{AtomicUsize, Ordering, StripedCounter};
 use types::TypeInfo;
 
@@ -78,7 +78,7 @@ pub(crate) struct ObjectHeader {
     /// The kernel's object domain, uncounted (see [`Domain`]). Derived from a pointer
     /// to the whole kernel state, so the kernel layer may cast it back (`kernel::of`).
     domain: NonNull<Domain>,
-    pub(crate) security: ObjectSecurity,
+    pub(crate) security: SecurityRef,
     /// Where the object is named, if it is.
     pub(crate) name: Option<NameKey>,
     /// The payload, inside this same block (an [`ObjectBlock`]): a pointer derived from
@@ -250,7 +250,7 @@ impl ObjectHeader {
 pub(crate) fn allocate<P: Any + Send + Sync>(
     domain: NonNull<Domain>,
     ty: &types::ObjectType<P>,
-    security: ObjectSecurity,
+    security: SecurityRef,
     name: Option<NameKey>,
     body: P,
 ) -> HandleRef {

@@ -5,13 +5,16 @@
 //! DACL); an object carries a [`SecurityDescriptor`] (owner and DACL); the access check
 //! walks the DACL in order against the token's SIDs. The rules are SPEC §3 "Security".
 
+use std::collections::HashSet;
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use smallvec::SmallVec;
 
 use crate::access::{Access, GenericMapping};
 use crate::error::{Error, Result};
+use crate::sync::{lock, Mutex};
 
 /// A security identifier.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -97,13 +100,63 @@ pub struct SecurityDescriptor {
     pub dacl: Option<Vec<Ace>>,
 }
 
-/// An object's security as its header stores it: owner and DACL, with a short DACL kept
-/// inline (a token's default DACL has two ACEs), so creating an object allocates nothing
-/// for it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// An object's security: owner and DACL (a short DACL inline: a token's default DACL has
+/// two ACEs). Objects refer to it through a [`SecurityRef`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct ObjectSecurity {
     pub(crate) owner: Option<Sid>,
     pub(crate) dacl: Option<SmallVec<[Ace; 2]>>,
+}
+
+/// An object's security as its header stores it: a pointer to a descriptor interned in
+/// its kernel's [`Descriptors`] — every object with the same owner and DACL shares one —
+/// so a header spends one word on it, and creating an object with its process's default
+/// descriptor copies a pointer (the process keeps its default's).
+#[derive(Clone, Copy)]
+pub(crate) struct SecurityRef(NonNull<ObjectSecurity>);
+
+// SAFETY: the pointee is an immutable `ObjectSecurity` (itself Send + Sync), owned by the
+// kernel's arena, which frees it only when the kernel is dropped.
+unsafe impl Send for SecurityRef {}
+// SAFETY: as above; it is only ever read.
+unsafe impl Sync for SecurityRef {}
+
+impl std::ops::Deref for SecurityRef {
+    type Target = ObjectSecurity;
+
+    fn deref(&self) -> &ObjectSecurity {
+        // SAFETY: an interned descriptor is boxed (its address is stable) and freed only
+        // when its kernel's `Descriptors` is dropped; a `SecurityRef` is read only through
+        // an object header or a process of that kernel, and the kernel outlives every use
+        // of a header (see `object::Domain`) and every process (a process holds it).
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl fmt::Debug for SecurityRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// A kernel's interned security descriptors: one copy of each distinct owner and DACL,
+/// kept until the kernel is dropped. New descriptors come only from process creation
+/// and from creations that pass an explicit descriptor, so the lock is off the hot path.
+#[derive(Default)]
+pub(crate) struct Descriptors(Mutex<HashSet<Box<ObjectSecurity>>>);
+
+impl Descriptors {
+    /// The shared copy of `sd`.
+    pub(crate) fn intern(&self, sd: ObjectSecurity) -> SecurityRef {
+        let mut set = lock(&self.0);
+        if let Some(existing) = set.get(&sd) {
+            return SecurityRef(NonNull::from(&**existing));
+        }
+        let boxed = Box::new(sd);
+        let r = SecurityRef(NonNull::from(&*boxed));
+        set.insert(boxed);
+        r
+    }
 }
 
 impl From<&SecurityDescriptor> for ObjectSecurity {
