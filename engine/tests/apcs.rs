@@ -771,3 +771,41 @@ fn apcs_queued_while_the_thread_waits_run_exactly_once() {
 
     done(&k, base, vec![nt.thread], vec![p]);
 }
+
+// The Win32 idiom `WaitForSingleObjectEx(GetCurrentThread(), INFINITE, TRUE)` to run a
+// thread's APCs: SPEC §7.3 (-2 in a single-object wait is the calling thread, never
+// signalled while it runs) and §7.5 (the alertable wait runs the APCs and returns
+// IoCompletion). Without APCs it times out.
+#[test]
+fn an_alertable_wait_on_the_current_thread_runs_its_apcs() {
+    let k = manual_kernel();
+    let base = k.object_count();
+    let p = root(&k);
+    let main = p.main_thread();
+    let count = Count::default();
+    p.queue_user_apc(Handle::CURRENT_THREAD, count.apc()).unwrap();
+    p.queue_user_apc(Handle::CURRENT_THREAD, count.apc()).unwrap();
+    assert_eq!(
+        main.wait_for_single_object_ex(Handle::CURRENT_THREAD, None, true),
+        Ok(WaitStatus::IoCompletion)
+    );
+    assert_eq!(count.get(), 2);
+    assert_eq!(main.wait_for_single_object_ex(Handle::CURRENT_THREAD, ZERO, true), Ok(WaitStatus::Timeout));
+    p.queue_user_apc(Handle::CURRENT_THREAD, count.apc()).unwrap();
+    assert_eq!(
+        main.wait_for_single_object_ex(Handle::CURRENT_PROCESS, None, true),
+        Ok(WaitStatus::IoCompletion)
+    );
+    assert_eq!(count.get(), 3);
+    // In a multiple-object wait the pseudo-handles are INVALID_HANDLE, APCs or not.
+    p.queue_user_apc(Handle::CURRENT_THREAD, count.apc()).unwrap();
+    assert_eq!(
+        code(main.wait_for_multiple_objects_ex(&[Handle::CURRENT_THREAD], false, None, true)),
+        INVALID_HANDLE
+    );
+    assert_eq!(count.get(), 3);
+    assert_eq!(main.sleep_ex(ZERO, true), Ok(WaitStatus::IoCompletion));
+    assert_eq!(count.get(), 4);
+
+    done(&k, base, vec![main], vec![p]);
+}
