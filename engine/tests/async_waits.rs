@@ -1029,3 +1029,56 @@ fn a_granted_future_whose_thread_exits() {
 
     done(&k, base, vec![x, c, a, a2, a3], vec![p]);
 }
+
+// SPEC §7.3 ("pulse_event satisfies the waiters that are waiting at that instant" — a
+// wait-all among them, if its other objects are available, taking them all in one step)
+// and §7.5 (a pulse's grant dropped goes to the next waiter queued at the time of the
+// drop): a wait-all future granted by a pulse and dropped gives its semaphore unit back
+// and passes the pulse on.
+#[test]
+fn a_pulse_granted_to_a_wait_all_and_dropped() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let (a, b) = (new_thread(&p), new_thread(&p));
+    let e = p.create_event(None, false, false, None).unwrap().handle;
+    let sem = p.create_semaphore(None, 1, 1, None).unwrap().handle;
+
+    let fa = pending(&a, &[e, sem], true);
+    let fb = pending(&b, &[e], false);
+    p.pulse_event(e).unwrap();
+    assert_eq!(sem_info(&p, sem), (0, 1), "the pulse satisfied the wait-all, first in the queue");
+    drop(fa);
+    assert_eq!(sem_info(&p, sem), (1, 1), "its semaphore unit came back");
+    assert_eq!(ready(fb), Ok(WaitStatus::Object(0)), "the pulse went on to the next waiter");
+    assert_eq!(event_info(&p, e), (false, false));
+
+    // Alone: the pulse goes to nobody, the unit comes back.
+    let fa = pending(&a, &[e, sem], true);
+    p.pulse_event(e).unwrap();
+    drop(fa);
+    assert_eq!(sem_info(&p, sem), (1, 1));
+    assert_eq!(event_info(&p, e), (false, false));
+
+    done(&k, base, vec![a, b], vec![p]);
+}
+
+// SPEC §6 (no panic, no lost reference) at teardown: a kernel whose last values are
+// dropped while futures are still pending and timers armed; the futures, dropped after
+// everything else, end it cleanly.
+#[test]
+fn pending_futures_outlive_their_kernel_values() {
+    let k = Kernel::new();
+    let p = root(&k);
+    let t = new_thread(&p);
+    let e = p.create_event(None, false, false, None).unwrap().handle;
+    let timer = p.create_waitable_timer(None, true, None).unwrap().handle;
+    p.set_waitable_timer(timer, Due::After(Duration::from_secs(100)), ms(10)).unwrap();
+    let f1 = pending(&t, &[e], false);
+    let f2 = pending(&t, &[timer, e], true);
+    let weak = k.clone();
+    drop((t, p, k));
+    drop(f1);
+    drop(f2);
+    assert_eq!(weak.object_count(), 0, "nothing is left");
+}
