@@ -809,3 +809,60 @@ fn an_alertable_wait_on_the_current_thread_runs_its_apcs() {
 
     done(&k, base, vec![main], vec![p]);
 }
+
+// SPEC §7.5 ("Queueing to an exited thread: GEN_FAILURE"; "An APC that is dropped unrun
+// (its thread exits) is dropped, not run") with the queueing racing the exit: every APC
+// is either refused with GEN_FAILURE or accepted, and every one of them — refused,
+// pending at the exit, or queued after it — is dropped exactly once and never run.
+#[test]
+fn apcs_queued_while_the_thread_exits_are_all_dropped() {
+    use std::sync::atomic::AtomicU32;
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let drops = Arc::new(AtomicUsize::new(0));
+    let runs = Arc::new(AtomicUsize::new(0));
+    let (mut accepted, mut refused) = (0u32, 0u32);
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    for _ in 0..100 {
+        let nt = new_thread(&p);
+        let gate = std::sync::Barrier::new(2);
+        let ok = AtomicU32::new(0);
+        let failed = AtomicU32::new(0);
+        thread::scope(|s| {
+            s.spawn(|| {
+                gate.wait();
+                for _ in 0..50 {
+                    let (c, r) = (Counted(drops.clone()), runs.clone());
+                    match p.queue_user_apc(nt.handle, move || {
+                        let _ = &c;
+                        r.fetch_add(1, Ordering::SeqCst);
+                    }) {
+                        Ok(()) => ok.fetch_add(1, Ordering::SeqCst),
+                        Err(e) => {
+                            assert_eq!(e.code(), GEN_FAILURE);
+                            failed.fetch_add(1, Ordering::SeqCst)
+                        }
+                    };
+                }
+            });
+            gate.wait();
+            thread::yield_now();
+            nt.thread.exit(0).unwrap();
+        });
+        accepted += ok.load(Ordering::SeqCst);
+        refused += failed.load(Ordering::SeqCst);
+        p.close_handle(nt.handle).unwrap();
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "no APC ran");
+    assert_eq!(drops.load(Ordering::SeqCst), 5_000, "every APC was dropped once");
+    assert_eq!(accepted + refused, 5_000);
+    println!("{accepted} accepted before the exit, {refused} refused after it");
+
+    done(&k, base, vec![], vec![p]);
+}

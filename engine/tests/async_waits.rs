@@ -1082,3 +1082,28 @@ fn pending_futures_outlive_their_kernel_values() {
     drop(f2);
     assert_eq!(weak.object_count(), 0, "nothing is left");
 }
+
+// SPEC §7.3 ("A wait-any may name an object more than once ... exactly one object is
+// acquired per call") with §7.5's undo: a future granted one unit through a handle named
+// twice gives back one unit, not two.
+#[test]
+fn a_granted_wait_on_one_object_named_twice_gives_back_one_unit() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let a = new_thread(&p);
+    let sem = p.create_semaphore(None, 0, 5, None).unwrap().handle;
+    let alias = dup_same(&p, sem);
+    let fa = pending(&a, &[sem, alias, sem], false);
+    p.release_semaphore(sem, 2).unwrap();
+    assert_eq!(sem_info(&p, sem), (1, 5), "one unit granted, one left");
+    drop(fa);
+    assert_eq!(sem_info(&p, sem), (2, 5), "one unit given back");
+    assert_eq!(a.wait_for_multiple_objects(&[sem], false, ZERO), Ok(WaitStatus::Object(0)));
+    assert_eq!(a.wait_for_multiple_objects(&[sem], false, ZERO), Ok(WaitStatus::Object(0)));
+    let fa = pending(&a, &[alias, sem], false);
+    p.release_semaphore(sem, 1).unwrap();
+    assert_eq!(ready(fa), Ok(WaitStatus::Object(0)), "the lowest index, as it was granted");
+    assert_eq!(sem_info(&p, sem), (0, 5));
+    done(&k, base, vec![a], vec![p]);
+}
