@@ -451,6 +451,19 @@ fn an_apc_that_signals_the_awaited_object() {
     );
     assert_eq!(main.wait_for_multiple_objects(&[auto, other], false, ZERO), Ok(WaitStatus::Object(1)));
 
+    // A wait-all whose last object the APC signals: IoCompletion, nothing taken.
+    let sem = p.create_semaphore(None, 1, 1, None).unwrap().handle;
+    p.reset_event(other).unwrap();
+    let p2 = p.clone();
+    p.queue_user_apc(Handle::CURRENT_THREAD, move || p2.set_event(other).unwrap()).unwrap();
+    assert_eq!(
+        main.wait_for_multiple_objects_ex(&[sem, other], true, LONG, true),
+        Ok(WaitStatus::IoCompletion)
+    );
+    assert_eq!(sem_info(&p, sem), (1, 1));
+    assert_eq!(event_info(&p, other), (false, true));
+    assert_eq!(main.wait_for_multiple_objects_ex(&[sem, other], true, ZERO, true), Ok(WaitStatus::Object(0)));
+
     // An APC that takes a mutex as the waiting thread: it owns it after the wait.
     let t = main.clone();
     let got: Arc<Mutex<Option<kobj::Result<WaitStatus>>>> = Arc::default();
