@@ -100,17 +100,27 @@ fn done(k: &Kernel, base: usize, threads: Vec<Thread>, processes: Vec<Process>) 
     finish(k, base, processes);
 }
 
-// SPEC §7.5: "WaitFuture: Future<Output = Result<WaitStatus>> + Send + 'static".
+// SPEC §7.5: "WaitFuture: Future<Output = Result<WaitStatus>> + Send + 'static". It is
+// also Unpin (so `Pin::new(&mut future)` polls it, and `select!` may take `&mut` to it)
+// and Debug.
 #[test]
 fn a_wait_future_is_send_and_static() {
-    fn check<F: Future<Output = kobj::Result<WaitStatus>> + Send + 'static>(_: &F) {}
+    fn check<F: Future<Output = kobj::Result<WaitStatus>> + Send + Unpin + std::fmt::Debug + 'static>(_: &F) {
+    }
     let k = Kernel::new();
     let base = k.object_count();
     let p = root(&k);
     let t = p.main_thread();
     let e = p.create_event(None, true, true, None).unwrap().handle;
-    let f = t.wait_async(&[e], false);
+    let mut f = t.wait_async(&[e], false);
     check(&f);
+    assert!(!format!("{f:?}").is_empty());
+    // Polled in place, no box.
+    let waker = futures::task::noop_waker();
+    let mut cx = Context::from_waker(&waker);
+    p.reset_event(e).unwrap();
+    assert!(Pin::new(&mut f).poll(&mut cx).is_pending());
+    p.set_event(e).unwrap();
     // Made on one host thread, run on another; its Thread value may go first.
     drop(t);
     let r = thread::spawn(move || block_on(f)).join().unwrap();

@@ -1216,3 +1216,48 @@ fn a_kernels_timer_driver_stops_with_it() {
         thread::sleep(ms(10));
     }
 }
+
+// Microsoft SetWaitableTimer (the completion routine is queued when the timer is
+// signalled) with SPEC §7.5 ("Objects are checked first"): a thread waiting alertably on
+// its own timer when it expires. Either the wait takes the timer (Object(0), the routine
+// still queued: NT signals the timer before it queues the APC) or the routine runs first
+// (IoCompletion, the timer still set) — whichever the engine does, the objects agree
+// with what the wait returned, and the same run gives the same answer (manual clock).
+#[test]
+fn a_thread_waiting_alertably_on_its_own_timer() {
+    fn once() -> (kobj::Result<WaitStatus>, usize, bool) {
+        let k = manual_kernel();
+        let base = k.object_count();
+        let p = root(&k);
+        let t = p.create_thread(None).unwrap().thread;
+        let h = timer(&p, false);
+        let calls = Calls::default();
+        let (status, ran, set) = thread::scope(|s| {
+            let t2 = t.clone();
+            let w = s.spawn(move || t2.wait_for_single_object_ex(h, Some(ms(1000)), true));
+            await_deadline(&k, Some(ms(1000)));
+            t.set_waitable_timer_apc(h, Due::After(ms(10)), ONCE, recorder(&calls)).unwrap();
+            k.advance_clock(ms(10)).unwrap();
+            let status = w.join().unwrap();
+            (status, calls.lock().unwrap().len(), timer_info(&p, h).1)
+        });
+        match status {
+            Ok(WaitStatus::Object(0)) => {
+                assert_eq!((ran, set), (0, false), "took the timer; the routine is still queued");
+                assert_eq!(t.sleep_ex(ZERO, true), Ok(WaitStatus::IoCompletion));
+                assert_eq!(calls.lock().unwrap().len(), 1);
+            }
+            Ok(WaitStatus::IoCompletion) => {
+                assert_eq!((ran, set), (1, true), "the routine ran; the timer is still set");
+            }
+            other => panic!("{other:?}"),
+        }
+        done(&k, base, vec![t], vec![p]);
+        (status, ran, set)
+    }
+    let first = once();
+    println!("a thread waiting alertably on its own timer: {first:?}");
+    for _ in 0..5 {
+        assert_eq!(once(), first, "the same answer on every run");
+    }
+}
