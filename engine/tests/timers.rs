@@ -415,6 +415,28 @@ fn a_due_time_already_reached_fires_inside_set() {
     done(&k, base, vec![], vec![p]);
 }
 
+// SPEC §7.5: "a non-zero period re-arms it at due + period, due + 2·period, …" — also
+// when the first due time is already past at the set: the timer fires at once and keeps
+// its phase, as the same timer set earlier and advanced to now would (NT re-inserts an
+// expired periodic timer at DueTime + Period). At(10 ms), period 40 ms, set at 100 ms:
+// due 10, 50, 90, next 130 (30 ms away), not now + period.
+#[test]
+fn a_periodic_timer_set_in_the_past_keeps_its_phase() {
+    let k = manual_kernel();
+    let base = k.object_count();
+    let p = root(&k);
+    let early = timer(&p, true);
+    let late = timer(&p, true);
+    p.set_waitable_timer(early, Due::At(UNIX_EPOCH + ms(10)), ms(40)).unwrap();
+    k.advance_clock(ms(100)).unwrap();
+    assert_eq!(timer_info(&p, early), (true, true, Some(ms(30))), "set in time, advanced: on its phase");
+    p.set_waitable_timer(late, Due::At(UNIX_EPOCH + ms(10)), ms(40)).unwrap();
+    assert_eq!(timer_info(&p, late), (true, true, Some(ms(30))), "set late: the same phase");
+    k.advance_clock(ms(30)).unwrap();
+    assert_eq!(timer_info(&p, early).2, timer_info(&p, late).2);
+    done(&k, base, vec![], vec![p]);
+}
+
 // SPEC §7.5: "Due::At(UNIX_EPOCH + d) fires once the clock has been advanced by d in all";
 // Due::After counts from the moment of the set.
 #[test]
@@ -1259,5 +1281,100 @@ fn a_thread_waiting_alertably_on_its_own_timer() {
     println!("a thread waiting alertably on its own timer: {first:?}");
     for _ in 0..5 {
         assert_eq!(once(), first, "the same answer on every run");
+    }
+}
+
+/// A model of SPEC §7.5's timer rules on the manual clock, for timers nobody waits on
+/// (no waiter hand-offs, so the order in which timers due together fire does not show).
+#[derive(Clone, Debug)]
+struct ModelTimer {
+    manual: bool,
+    signaled: bool,
+    /// Due time (ms since the clock started) and period (ms, 0 = once).
+    armed: Option<(u64, u64)>,
+}
+
+impl ModelTimer {
+    /// Everything due by `now` fires: signalled, and re-armed at due + k·period > now.
+    fn run_to(&mut self, now: u64) {
+        if let Some((due, period)) = self.armed {
+            if due <= now {
+                self.signaled = true;
+                self.armed = (period > 0).then(|| (due + ((now - due) / period + 1) * period, period));
+            }
+        }
+    }
+}
+
+// SPEC §7.5's timer rules (set resets and arms; due time signals; period re-arms at
+// due + k·period; cancel disarms and leaves the state; Due::At on the wall clock that
+// starts at UNIX_EPOCH; a due time already reached fires inside the set) and §7.3 (a wait
+// takes a synchronization timer, not a manual-reset one), checked against a model over
+// random sequences of set, cancel, advance, zero-timeout waits and queries. Exact, on the
+// manual clock; seeded, so a failure replays.
+#[test]
+fn timers_agree_with_a_model() {
+    for seed in 1..=8u64 {
+        let mut rng = Rng::new(seed * 7919);
+        let k = manual_kernel();
+        let base = k.object_count();
+        let p = root(&k);
+        let main = p.main_thread();
+        let handles: Vec<Handle> = (0..6).map(|i| timer(&p, i % 2 == 0)).collect();
+        let mut model: Vec<ModelTimer> =
+            (0..6).map(|i| ModelTimer { manual: i % 2 == 0, signaled: false, armed: None }).collect();
+        let mut now = 0u64;
+        for step in 0..1500 {
+            let i = rng.below(handles.len());
+            let (h, m) = (handles[i], &mut model[i]);
+            let what = rng.below(10);
+            match what {
+                0..=2 => {
+                    let d = rng.below(40) as u64;
+                    let period = if rng.chance(2) { 0 } else { 1 + rng.below(15) as u64 };
+                    let due = if rng.chance(3) {
+                        // Absolute: in the future, or in the past for a one-shot timer.
+                        let at = if period == 0 && rng.chance(3) { now.saturating_sub(d) } else { now + d };
+                        p.set_waitable_timer(h, Due::At(UNIX_EPOCH + ms(at)), ms(period)).unwrap();
+                        at
+                    } else {
+                        p.set_waitable_timer(h, Due::After(ms(d)), ms(period)).unwrap();
+                        now + d
+                    };
+                    m.signaled = false;
+                    m.armed = Some((due, period));
+                    m.run_to(now);
+                }
+                3 => {
+                    p.cancel_waitable_timer(h).unwrap();
+                    m.armed = None;
+                }
+                4..=6 => {
+                    let d = rng.below(25) as u64;
+                    k.advance_clock(ms(d)).unwrap();
+                    now += d;
+                    model.iter_mut().for_each(|m| m.run_to(now));
+                }
+                _ => {
+                    let want = if m.signaled { WaitStatus::Object(0) } else { WaitStatus::Timeout };
+                    if m.signaled && !m.manual {
+                        m.signaled = false;
+                    }
+                    assert_eq!(
+                        main.wait_for_single_object(h, ZERO),
+                        Ok(want),
+                        "seed {seed} step {step}: wait"
+                    );
+                }
+            }
+            for (j, (&h, m)) in handles.iter().zip(&model).enumerate() {
+                let want = (m.manual, m.signaled, m.armed.map(|(due, _)| ms(due - now)));
+                assert_eq!(timer_info(&p, h), want, "seed {seed} step {step} (op {what}): timer {j}");
+            }
+            let next = model.iter().filter_map(|m| m.armed.map(|(due, _)| ms(due - now))).min();
+            assert_eq!(k.next_deadline(), next, "seed {seed} step {step}: next_deadline");
+            assert_eq!(k.clock_now(), ms(now));
+        }
+        done(&k, base, vec![main], vec![p]);
     }
 }
