@@ -1117,3 +1117,144 @@ fn a_granted_wait_on_one_object_named_twice_gives_back_one_unit() {
     assert_eq!(sem_info(&p, sem), (0, 5));
     done(&k, base, vec![a], vec![p]);
 }
+
+/// One future of the cancel-safety model: its guest thread's index and whether it has
+/// been granted (and, for the event, whether by a pulse).
+#[derive(Clone, Copy, Debug)]
+struct ModelWait {
+    thread: usize,
+    granted: bool,
+    pulsed: bool,
+}
+
+// SPEC §7.3 (signals hand objects to waiters at the moment of the signal, first come first
+// served; release_semaphore(n) fails with TOO_MANY_POSTS when the count would pass its
+// maximum; a pulse satisfies only the waiters waiting at that instant) and §7.5's
+// cancel-safety (a granted future's drop passes the grant on, else gives it back; a
+// pulse's grant goes to the next waiter queued at the drop, else to nobody), checked
+// against a model over random sequences of new futures, signals, polls and drops, on a
+// semaphore and on an auto-reset event. Seeded, so a failure replays.
+#[test]
+fn futures_on_one_object_agree_with_a_model() {
+    for (seed, on_event) in (1..=6u64).map(|s| (s, s % 2 == 0)) {
+        let mut rng = Rng::new(seed * 104_729);
+        let k = Kernel::new();
+        let base = k.object_count();
+        let p = root(&k);
+        let threads: Vec<Thread> = (0..6).map(|_| new_thread(&p)).collect();
+        let h = if on_event {
+            p.create_event(None, false, false, None).unwrap().handle
+        } else {
+            p.create_semaphore(None, 0, 3, None).unwrap().handle
+        };
+        // The model: the object's state, and the live futures in queue order.
+        let (mut count, mut signaled) = (0i32, false);
+        let mut queue: Vec<ModelWait> = Vec::new();
+        let mut futures: Vec<Option<Fut>> = (0..6).map(|_| None).collect();
+        for step in 0..3000 {
+            let t = rng.below(6);
+            match rng.below(6) {
+                // A new future on a thread that has none.
+                0 | 1 if futures[t].is_none() => {
+                    let mut f = Box::pin(threads[t].wait_async(&[h], false));
+                    let got = poll_once(&mut f);
+                    let available = if on_event { signaled } else { count > 0 };
+                    if available {
+                        assert_eq!(got, Poll::Ready(Ok(WaitStatus::Object(0))), "seed {seed} step {step}");
+                        if on_event {
+                            signaled = false;
+                        } else {
+                            count -= 1;
+                        }
+                    } else {
+                        assert!(got.is_pending(), "seed {seed} step {step}: {got:?}");
+                        futures[t] = Some(f);
+                        queue.push(ModelWait { thread: t, granted: false, pulsed: false });
+                    }
+                }
+                // A signal.
+                2 => {
+                    if on_event {
+                        let pulse = rng.chance(3);
+                        if pulse {
+                            p.pulse_event(h).unwrap();
+                        } else {
+                            p.set_event(h).unwrap();
+                        }
+                        match queue.iter_mut().find(|w| !w.granted) {
+                            Some(w) => (w.granted, w.pulsed) = (true, pulse),
+                            None => signaled = !pulse && (signaled || !pulse),
+                        }
+                    } else {
+                        let n = 1 + rng.below(2) as i32;
+                        let r = p.release_semaphore(h, n);
+                        if count + n > 3 {
+                            assert_eq!(code(r), TOO_MANY_POSTS, "seed {seed} step {step}");
+                        } else {
+                            assert_eq!(r, Ok(count), "seed {seed} step {step}: the previous count");
+                            for _ in 0..n {
+                                match queue.iter_mut().find(|w| !w.granted) {
+                                    Some(w) => w.granted = true,
+                                    None => count += 1,
+                                }
+                            }
+                        }
+                    }
+                }
+                // A poll.
+                3 if futures[t].is_some() => {
+                    let i = queue.iter().position(|w| w.thread == t).unwrap();
+                    let got = poll_once(futures[t].as_mut().unwrap());
+                    if queue[i].granted {
+                        assert_eq!(got, Poll::Ready(Ok(WaitStatus::Object(0))), "seed {seed} step {step}");
+                        futures[t] = None;
+                        queue.remove(i);
+                    } else {
+                        assert!(got.is_pending(), "seed {seed} step {step}: {got:?}");
+                    }
+                }
+                // A drop: a grant is passed on, or given back (a pulse's to nobody).
+                4 | 5 if futures[t].is_some() => {
+                    let i = queue.iter().position(|w| w.thread == t).unwrap();
+                    let w = queue.remove(i);
+                    futures[t] = None;
+                    if w.granted {
+                        match queue.iter_mut().find(|w| !w.granted) {
+                            Some(next) => (next.granted, next.pulsed) = (true, w.pulsed),
+                            None if on_event => signaled = signaled || !w.pulsed,
+                            None => count += 1,
+                        }
+                    }
+                }
+                _ => {}
+            }
+            if on_event {
+                assert_eq!(event_info(&p, h), (false, signaled), "seed {seed} step {step}: the event");
+            } else {
+                assert_eq!(sem_info(&p, h), (count, 3), "seed {seed} step {step}: the semaphore");
+            }
+        }
+        drop(futures);
+        done(&k, base, threads, vec![p]);
+    }
+}
+
+// SPEC §7.5: a dropped future's pulse grant goes "to the next waiter queued at the time
+// of the drop, else nobody" — nobody gets it, and nothing else changes: a set made after
+// the pulse (with nobody else waiting, so it left the event set) stays. Found by the
+// model test below (seed 2).
+#[test]
+fn a_dropped_pulse_grant_leaves_a_later_set_alone() {
+    let k = Kernel::new();
+    let base = k.object_count();
+    let p = root(&k);
+    let a = new_thread(&p);
+    let e = p.create_event(None, false, false, None).unwrap().handle;
+    let fa = pending(&a, &[e], false);
+    p.pulse_event(e).unwrap();
+    p.set_event(e).unwrap();
+    assert_eq!(event_info(&p, e), (false, true), "set, nobody waiting");
+    drop(fa);
+    assert_eq!(event_info(&p, e), (false, true), "the pulse's grant went to nobody; the set stands");
+    done(&k, base, vec![a], vec![p]);
+}
