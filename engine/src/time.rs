@@ -225,11 +225,13 @@ impl Time {
         let now = self.now_ns();
         match due {
             Due::After(d) => now.saturating_add(nanos(d)),
+            // A time already past keeps its place (a periodic timer keeps its phase:
+            // due + k·period); `set` fires it at once.
             Due::At(t) => match self.clock {
-                Clock::Manual => t.duration_since(UNIX_EPOCH).map_or(0, nanos).max(now),
+                Clock::Manual => t.duration_since(UNIX_EPOCH).map_or(0, nanos),
                 Clock::System => match t.duration_since(SystemTime::now()) {
                     Ok(ahead) => now.saturating_add(nanos(ahead)),
-                    Err(_) => now,
+                    Err(past) => now.saturating_sub(nanos(past.duration())),
                 },
             },
         }
@@ -258,7 +260,7 @@ impl Time {
     /// Fires everything due by `upto`, in due order. On the manual clock, time steps to
     /// each deadline as it is fired and ends at `upto`.
     fn run_due(&self, upto: u64) {
-        let mut released: SmallVec<[ObjRef; 4]> = SmallVec::new();
+        let mut fired: SmallVec<[(ObjRef, wait::Wakeups); 4]> = SmallVec::new();
         {
             let mut s = lock(&self.state);
             while let Some(key) = s.first().filter(|k| k.at <= upto) {
@@ -286,17 +288,21 @@ impl Time {
                         *armed = None;
                         if period > 0 {
                             let now = self.now_ns().max(key.at);
-                            // Drift-free re-arming (due + period, due + 2·period…), unless a
-                            // whole period has already passed: then from now.
+                            // Drift-free re-arming at due + period, due + 2·period…; the
+                            // expiries already past (a due time set in the past, a late
+                            // driver) are not fired one by one: the next is the first
+                            // still ahead. (An advancing manual clock stands at this
+                            // expiry, so each of its periods fires.)
                             let mut next = key.at.saturating_add(period);
-                            if next <= now && self.clock == Clock::System {
-                                next = now.saturating_add(period);
+                            if next <= now {
+                                let behind = (now - key.at) / period;
+                                next = key.at.saturating_add(period.saturating_mul(behind + 1));
                             }
                             let again = Deadline::Timer { timer: Arc::clone(&timer), period };
                             *armed = Some(s.insert(next, TIMER, again));
                         }
                         drop(armed);
-                        wait::set_event(&r, &timer.w);
+                        let wakeups = wait::set_event_quiet(&r, &timer.w);
                         if let Some(routine) = lock(&timer.routine).clone() {
                             // Queued at the expiry, as Windows queues it: it runs when that
                             // thread next waits alertably. A thread that has exited gets
@@ -304,8 +310,7 @@ impl Time {
                             let (run, at) = (routine.run, self.wall());
                             let _ = wait::queue_apc(&routine.thread, Box::new(move || run(at)));
                         }
-                        // Dropped after the lock: a last reference destroys the object.
-                        released.push(r);
+                        fired.push((r, wakeups));
                     }
                 }
             }
@@ -313,7 +318,13 @@ impl Time {
                 self.manual_now.store(upto, Ordering::Release);
             }
         }
-        drop(released);
+        // After the map's lock (a last reference destroys the object, and block drops
+        // may run an embedder's code). Each reference goes before its waiters wake: one
+        // that counts objects must not find it.
+        for (r, wakeups) in fired {
+            drop(r);
+            wakeups.wake();
+        }
     }
 
     /// Registers a manual-clock deadline for a timed wait: the block is decided TIMEOUT
@@ -469,9 +480,13 @@ impl TimerCore {
 impl Drop for TimerCore {
     fn drop(&mut self) {
         // The object is being destroyed: the map's entry, if any, is dropped when it
-        // comes due (or sooner, by `first_live`) instead of firing. Only the leaf lock:
-        // a block may be dropped wherever an object reference is let go.
+        // comes due (or sooner, by `first_live`) instead of firing. Only leaf locks: a
+        // block may be dropped wherever an object reference is let go.
         lock(&self.shared.target).0 = std::ptr::null();
+        // The completion routine goes with the timer (whatever it holds is released
+        // now, after the lock), not when a dead entry is next met.
+        let routine = lock(&self.shared.routine).take();
+        drop(routine);
     }
 }
 

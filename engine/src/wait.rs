@@ -806,7 +806,7 @@ pub(crate) fn wait(
     }
     let claimed = ctx.claim();
     let block = &claimed.block;
-    prepare(block, objects, thread_wakeup(), alertable);
+    prepare(block, objects, thread_wakeup());
     register(who, block)?;
     if all {
         match queue_all(block, objects) {
@@ -816,13 +816,11 @@ pub(crate) fn wait(
                 return done.map(|s| s.unwrap_or(WaitStatus::Timeout));
             }
         }
-        if timeout == Some(Duration::ZERO) {
-            let code = if block.decide(TIMEOUT) { TIMEOUT } else { block.status.load(Ordering::Acquire) };
-            leave(block, objects, true, code);
-            return outcome(code);
-        }
     } else {
         queue_any(block, objects);
+    }
+    if alertable {
+        arm_alert(who, block);
     }
     let code = sleep(block, timeout, &ctx.time);
     leave(block, objects, all, code);
@@ -919,12 +917,12 @@ fn thread_wakeup() -> Wakeup {
 }
 
 /// Readies a claimed block for a wait on `objects`.
-fn prepare(block: &WaitBlock, objects: &[ObjRef], wakeup: Wakeup, alertable: bool) {
+fn prepare(block: &WaitBlock, objects: &[ObjRef], wakeup: Wakeup) {
     // Relaxed: the block is not yet shared; registering it under its thread's lock and
     // queueing it under an object lock publish these stores to every signaller that
     // finds it there.
     block.status.store(PENDING, Ordering::Relaxed);
-    block.alertable.store(alertable, Ordering::Relaxed);
+    block.alertable.store(false, Ordering::Relaxed);
     block.abandoned.store(0, Ordering::Relaxed);
     block.count.store(objects.len(), Ordering::Relaxed);
     for (slot, obj) in block.objects.iter().zip(objects) {
@@ -934,19 +932,28 @@ fn prepare(block: &WaitBlock, objects: &[ObjRef], wakeup: Wakeup, alertable: boo
 }
 
 /// Makes the wait findable by the thread's exit and by `queue_apc`. ACCESS_DENIED if
-/// the thread has exited. An alertable wait with APCs already queued is decided
-/// `IO_COMPLETION` at once (it queues, finds itself decided, and leaves).
+/// the thread has exited.
 fn register(who: &Owner, block: &Arc<WaitBlock>) -> Result<()> {
     let mut s = lock(&who.state);
     if s.exited {
         return Err(Error::AccessDenied);
     }
-    #[cfg(not(kobj_mutant = "apc_unchecked"))] // mutant: APCs queued before the wait are not seen
-    if block.alertable.load(Ordering::Relaxed) && !s.apcs.is_empty() {
-        block.decide(IO_COMPLETION);
-    }
     s.waits.push(Arc::clone(block));
     Ok(())
+}
+
+/// Makes a registered, queued and checked wait alertable: from now on a queued APC
+/// decides it `IO_COMPLETION`, and if APCs are queued already it is decided so now
+/// (unless its objects, checked first, decided it). Under the thread's lock, as
+/// `queue_apc` looks at it: an APC queued at any moment is either seen here or finds
+/// the block alertable.
+fn arm_alert(who: &Owner, block: &WaitBlock) {
+    let s = lock(&who.state);
+    block.alertable.store(true, Ordering::Relaxed);
+    #[cfg(not(kobj_mutant = "apc_unchecked"))] // mutant: APCs queued before the wait are not seen
+    if !s.apcs.is_empty() {
+        block.decide(IO_COMPLETION);
+    }
 }
 
 fn unregister(who: &Owner, block: &Arc<WaitBlock>) {
@@ -960,6 +967,10 @@ fn unregister(who: &Owner, block: &Arc<WaitBlock>) {
 /// unless a signal got there first: then the signal's outcome stands). On the manual
 /// clock the deadline goes in `time`'s map, and `advance_clock` times the wait out.
 fn sleep(block: &Arc<WaitBlock>, timeout: Option<Duration>, time: &Time) -> u32 {
+    if timeout == Some(Duration::ZERO) {
+        // A test: the objects were checked when the wait was queued.
+        return if block.decide(TIMEOUT) { TIMEOUT } else { block.status.load(Ordering::Acquire) };
+    }
     // Queued and still awake for a moment: a hand-off that comes now needs no wake-up
     // (unparking a thread that is not parked is one atomic swap, no system call).
     #[cfg(not(loom))]
@@ -1129,7 +1140,7 @@ impl AsyncWait {
             }
         }
         let block = Arc::new(WaitBlock::new(Arc::clone(&self.owner)));
-        prepare(&block, &self.objects, Wakeup::Task(cx.waker().clone()), false);
+        prepare(&block, &self.objects, Wakeup::Task(cx.waker().clone()));
         if let Err(e) = register(&self.owner, &block) {
             return Poll::Ready(Err(e));
         }
@@ -1186,21 +1197,36 @@ impl Drop for AsyncWait {
 
 /// `SetEvent` (and a timer's expiry): signals, then hands the object to its waiters.
 pub(crate) fn set_event(obj: &ObjectHeader, w: &Waitable) {
+    set_event_quiet(obj, w).wake();
+}
+
+/// The waiters a signal decided, to be woken once the signaller has let go of what it
+/// holds (`set_event_quiet`).
+pub(crate) struct Wakeups(Woken);
+
+impl Wakeups {
+    pub(crate) fn wake(self) {
+        unpark_all(self.0);
+    }
+}
+
+/// [`set_event`] without the wake-ups: the caller wakes the waiters when it is ready (a
+/// timer's expiry first drops its reference to the timer, so a woken waiter that looks
+/// at `object_count` does not see it).
+pub(crate) fn set_event_quiet(obj: &ObjectHeader, w: &Waitable) -> Wakeups {
+    let mut woken = Woken::new();
     if w.event_is_set() {
         // A set event has no wait-any waiter that could take it (it would have), and
         // setting it again changes nothing: no lock, no write.
-        return;
+        return Wakeups(woken);
     }
-    let mut woken = Woken::new();
-    {
-        let mut g = lock_signal(obj, w);
-        if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
-            *signaled = true;
-        }
-        let all = g.all.is_some();
-        wake(obj, &mut g.locked.state, all, &mut woken);
+    let mut g = lock_signal(obj, w);
+    if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
+        *signaled = true;
     }
-    unpark_all(woken);
+    let all = g.all.is_some();
+    wake(obj, &mut g.locked.state, all, &mut woken);
+    Wakeups(woken)
 }
 
 /// `ResetEvent`.
@@ -1421,6 +1447,9 @@ fn undo(obj: &ObjectHeader, who: &Owner, was_abandoned: bool, pulsed: bool) {
         let all = g.all.is_some();
         let owned = g.locked.state.kind.owned_by(who);
         match &mut g.locked.state.kind {
+            // Set again since the pulse: the set stands, and the pulse's grant goes to
+            // nobody (a waiter queued now would have taken the set already).
+            Kind::Event { manual: false, signaled: true } if pulsed => return,
             Kind::Event { manual: false, signaled } if pulsed => {
                 // A pulse's grant goes to the next waiter queued now, else to nobody.
                 *signaled = true;
@@ -1481,16 +1510,20 @@ pub(crate) fn signal_and_wait(
     w.lock().state.kind.check_limit(who)?;
     let claimed = ctx.claim();
     let block = &claimed.block;
-    prepare(block, std::slice::from_ref(target), thread_wakeup(), alertable);
+    prepare(block, std::slice::from_ref(target), thread_wakeup());
     register(who, block)?;
     w.lock().state.enqueue(block, 0, false);
     let signalled = do_signal(sig_obj, sig_w, &op, who);
     let code = match &signalled {
         Ok(()) => {
-            // The check of "queue then check", after our own signal.
+            // The check of "queue then check", after our own signal; then, the object
+            // checked first, the APCs.
             let mut woken = Woken::new();
             wake_any(target, &mut w.lock().state, &mut woken);
             unpark_all(woken);
+            if alertable {
+                arm_alert(who, block);
+            }
             sleep(block, timeout, &ctx.time)
         }
         // The wait is not performed; if it was satisfied meanwhile, it is undone below.
