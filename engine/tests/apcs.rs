@@ -10,7 +10,7 @@
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
@@ -85,17 +85,6 @@ fn tracked() -> (impl FnOnce() + Send + 'static, Arc<AtomicBool>, Arc<AtomicBool
 
 fn new_thread(p: &Process) -> kobj::NewThread {
     p.create_thread(None).expect("create_thread")
-}
-
-#[track_caller]
-fn reply<T: std::fmt::Debug>(rx: &Receiver<T>) -> T {
-    rx.recv_timeout(Duration::from_secs(10)).expect("the waiter should have returned")
-}
-
-#[track_caller]
-fn done(k: &Kernel, base: usize, threads: Vec<Thread>, processes: Vec<Process>) {
-    drop(threads);
-    finish(k, base, processes);
 }
 
 // Wine kernel32 sync.c test_QueueUserAPC: QueueUserAPC to a terminated thread fails with

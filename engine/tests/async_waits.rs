@@ -94,12 +94,6 @@ fn now(t: &Thread, handles: &[Handle], all: bool) -> kobj::Result<WaitStatus> {
     block_on(t.wait_async(handles, all))
 }
 
-#[track_caller]
-fn done(k: &Kernel, base: usize, threads: Vec<Thread>, processes: Vec<Process>) {
-    drop(threads);
-    finish(k, base, processes);
-}
-
 // SPEC §7.5: "WaitFuture: Future<Output = Result<WaitStatus>> + Send + 'static". It is
 // also Unpin (so `Pin::new(&mut future)` polls it, and `select!` may take `&mut` to it)
 // and Debug.

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::{self, TryRecvError};
 use std::thread;
 use std::time::Duration;
 
@@ -29,24 +29,6 @@ fn child_of(p: &Process) -> kobj::Child {
     p.create_process(false, ProcessOptions::default()).expect("create a child")
 }
 
-type Reply = Receiver<kobj::Result<WaitStatus>>;
-
-fn spawn_wait<'s>(
-    s: &'s thread::Scope<'s, '_>,
-    t: &Thread,
-    handles: &[Handle],
-    all: bool,
-    timeout: Option<Duration>,
-) -> Reply {
-    let (tx, rx) = mpsc::channel();
-    let t = t.clone();
-    let handles = handles.to_vec();
-    s.spawn(move || {
-        let _ = tx.send(t.wait_for_multiple_objects(&handles, all, timeout));
-    });
-    rx
-}
-
 #[track_caller]
 fn assert_blocked(rx: &Reply) {
     thread::sleep(SETTLE);
@@ -54,17 +36,6 @@ fn assert_blocked(rx: &Reply) {
         Err(TryRecvError::Empty) => {}
         other => panic!("the waiter should still be blocked, got {other:?}"),
     }
-}
-
-#[track_caller]
-fn reply(rx: &Reply) -> kobj::Result<WaitStatus> {
-    rx.recv_timeout(Duration::from_secs(10)).expect("the waiter should have returned")
-}
-
-#[track_caller]
-fn done(k: &Kernel, base: usize, threads: Vec<Thread>, processes: Vec<Process>) {
-    drop(threads);
-    finish(k, base, processes);
 }
 
 // SPEC §7.2: "Thread ids and process ids come from one id space (NT's client-id table):

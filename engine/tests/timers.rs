@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::{self, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -34,25 +34,6 @@ fn timer(p: &Process, manual_reset: bool) -> Handle {
     p.create_waitable_timer(None, manual_reset, None).expect("create_waitable_timer").handle
 }
 
-type Reply = Receiver<kobj::Result<WaitStatus>>;
-
-/// `t` waits on `handles` on a host thread of its own; the result arrives on the channel.
-fn spawn_wait<'s>(
-    s: &'s thread::Scope<'s, '_>,
-    t: &Thread,
-    handles: &[Handle],
-    all: bool,
-    timeout: Option<Duration>,
-) -> Reply {
-    let (tx, rx) = mpsc::channel();
-    let t = t.clone();
-    let handles = handles.to_vec();
-    s.spawn(move || {
-        let _ = tx.send(t.wait_for_multiple_objects(&handles, all, timeout));
-    });
-    rx
-}
-
 /// Starts `t`'s wait with a timeout of `timeout` (manual time) and returns once it is
 /// queued: its deadline is then the kernel's next one (the caller makes sure no earlier
 /// deadline is pending).
@@ -70,22 +51,11 @@ fn queued_wait<'s>(
 }
 
 #[track_caller]
-fn reply(rx: &Reply) -> kobj::Result<WaitStatus> {
-    rx.recv_timeout(Duration::from_secs(10)).expect("the waiter should have returned")
-}
-
-#[track_caller]
 fn assert_still_waiting(rx: &Reply) {
     match rx.try_recv() {
         Err(TryRecvError::Empty) => {}
         other => panic!("the waiter should still be blocked, got {other:?}"),
     }
-}
-
-#[track_caller]
-fn done(k: &Kernel, base: usize, threads: Vec<Thread>, processes: Vec<Process>) {
-    drop(threads);
-    finish(k, base, processes);
 }
 
 // SPEC §7.5: "kernel.advance_clock(by) — Clock::Manual only, else INVALID_PARAMETER";

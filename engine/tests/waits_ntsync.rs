@@ -9,12 +9,12 @@
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::TryRecvError;
 use std::thread;
 use std::time::Duration;
 
 use common::*;
-use kobj::{Handle, Kernel, Process, Thread, WaitStatus};
+use kobj::{Kernel, Process, Thread, WaitStatus};
 
 /// A wait that only tests.
 const ZERO: Option<Duration> = Some(Duration::ZERO);
@@ -26,26 +26,6 @@ const SETTLE: Duration = Duration::from_millis(100);
 
 fn new_thread(p: &Process) -> Thread {
     p.create_thread(None).expect("create_thread").thread
-}
-
-type Reply = Receiver<kobj::Result<WaitStatus>>;
-
-/// Starts `t.wait_for_multiple_objects(handles, all, timeout)` on a host thread of the
-/// scope; its result arrives on the returned channel.
-fn spawn_wait<'s>(
-    s: &'s thread::Scope<'s, '_>,
-    t: &Thread,
-    handles: &[Handle],
-    all: bool,
-    timeout: Option<Duration>,
-) -> Reply {
-    let (tx, rx) = mpsc::channel();
-    let t = t.clone();
-    let handles = handles.to_vec();
-    s.spawn(move || {
-        let _ = tx.send(t.wait_for_multiple_objects(&handles, all, timeout));
-    });
-    rx
 }
 
 /// Gives the waiter time to block, then checks that it has not returned.
@@ -65,20 +45,6 @@ fn assert_still_blocked(rx: &Reply) {
         Err(TryRecvError::Empty) => {}
         other => panic!("the waiter should still be blocked, got {other:?}"),
     }
-}
-
-/// The waiter's result (bounded: a waiter that never returns fails the test).
-#[track_caller]
-fn reply(rx: &Reply) -> kobj::Result<WaitStatus> {
-    rx.recv_timeout(Duration::from_secs(10)).expect("the waiter should have returned")
-}
-
-/// Drops the thread values first (each keeps its process alive), then terminates and
-/// drops the processes and checks object_count is back at `base`.
-#[track_caller]
-fn done(k: &Kernel, base: usize, threads: Vec<Thread>, processes: Vec<Process>) {
-    drop(threads);
-    finish(k, base, processes);
 }
 
 // ntsync TEST(semaphore_state); SPEC §3 (release_semaphore) and §7.3 (acquiring a

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::Duration;
 
 use common::*;
-use kobj::{Access, CreationDisposition, Handle, Kernel, Process, Thread, WaitStatus};
+use kobj::{Access, CreationDisposition, Handle, Kernel, Thread, WaitStatus};
 
 const PRIVILEGE_NOT_HELD: u32 = 1314;
 
@@ -29,12 +29,6 @@ fn ms(n: u64) -> Option<Duration> {
 /// `h` with its low two bits set to `bits` (Wine's modify_handle).
 fn modify(h: Handle, bits: usize) -> Handle {
     Handle::from_raw(h.raw() | bits)
-}
-
-#[track_caller]
-fn done(k: &Kernel, base: usize, threads: Vec<Thread>, processes: Vec<Process>) {
-    drop(threads);
-    finish(k, base, processes);
 }
 
 // Wine kernel32 test_signalandwait; SPEC §7.3 (signal_object_and_wait).

@@ -215,3 +215,38 @@ pub fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 
         Err(_) => panic!("{what}: still blocked after 10 s"),
     }
 }
+
+/// The result of a wait made on another host thread ([`spawn_wait`]).
+pub type Reply = std::sync::mpsc::Receiver<kobj::Result<kobj::WaitStatus>>;
+
+/// Starts `t.wait_for_multiple_objects(handles, all, timeout)` on a host thread of the
+/// scope; its result arrives on the returned channel.
+pub fn spawn_wait<'s>(
+    s: &'s std::thread::Scope<'s, '_>,
+    t: &kobj::Thread,
+    handles: &[Handle],
+    all: bool,
+    timeout: Option<std::time::Duration>,
+) -> Reply {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let t = t.clone();
+    let handles = handles.to_vec();
+    s.spawn(move || {
+        let _ = tx.send(t.wait_for_multiple_objects(&handles, all, timeout));
+    });
+    rx
+}
+
+/// What another host thread sent (bounded: one that never answers fails the test).
+#[track_caller]
+pub fn reply<T: Debug>(rx: &std::sync::mpsc::Receiver<T>) -> T {
+    rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the waiter should have returned")
+}
+
+/// Drops the thread values first (each keeps its process alive), then terminates and
+/// drops the processes and checks `object_count` is back at `base`.
+#[track_caller]
+pub fn done(k: &Kernel, base: usize, threads: Vec<kobj::Thread>, processes: Vec<Process>) {
+    drop(threads);
+    finish(k, base, processes);
+}
