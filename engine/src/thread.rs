@@ -119,12 +119,10 @@ pub struct NewThread {
     pub handle: Handle,
 }
 
-/// What `resolve_all` found.
-enum Resolved {
-    /// The wait was satisfied by the first try.
-    Done(WaitStatus),
-    /// The objects to wait for, a reference each.
-    Objects(SmallVec<[ObjRef; 4]>),
+/// A reference to each of a wait's objects: a wait that blocks holds its own (closing a
+/// handle does not end it).
+fn take_refs(headers: &[&ObjectHeader]) -> Result<SmallVec<[ObjRef; 4]>> {
+    headers.iter().map(|h| h.try_ref().ok_or(Error::InvalidHandle)).collect()
 }
 
 /// The future [`Thread::wait_async`] returns: `Future<Output = Result<WaitStatus>>`,
@@ -452,9 +450,14 @@ impl Thread {
         alertable: bool,
     ) -> Result<WaitStatus> {
         let t = self.alive()?;
-        let objects = match self.resolve_all(handles, all, pseudo, true)? {
-            Resolved::Done(status) => return Ok(status),
-            Resolved::Objects(objects) => objects,
+        let objects = {
+            let guard = epoch::pin();
+            let headers = self.resolve_all(handles, all, pseudo, &guard)?;
+            // The cheap path: under the pin, no references taken.
+            if let Some(status) = wait::try_now(&t.ctx.owner, &headers, all)? {
+                return Ok(status);
+            }
+            take_refs(&headers)?
         };
         if alertable && wait::has_apc(&t.ctx.owner) {
             self.run_apcs();
@@ -471,18 +474,22 @@ impl Thread {
         Ok(status)
     }
 
-    /// The checks of SPEC §7.3 in order (count; each handle valid and with SYNCHRONIZE;
-    /// wait-all duplicates), then — when `try_first` — a try of the objects as they
-    /// stand (under the pin, no references taken); then a reference to each.
-    fn resolve_all(&self, handles: &[Handle], all: bool, pseudo: bool, try_first: bool) -> Result<Resolved> {
+    /// The checks of SPEC §7.3 in order: the count, each handle valid and with
+    /// SYNCHRONIZE, then wait-all duplicates. The objects, valid under `guard`.
+    #[inline(always)]
+    fn resolve_all<'g>(
+        &'g self,
+        handles: &[Handle],
+        all: bool,
+        pseudo: bool,
+        guard: &'g epoch::Guard,
+    ) -> Result<SmallVec<[&'g ObjectHeader; 4]>> {
         if handles.is_empty() || handles.len() > MAXIMUM_WAIT_OBJECTS {
             return Err(Error::InvalidParameter);
         }
-        let t = self.alive()?;
-        let guard = epoch::pin();
         let mut headers: SmallVec<[&ObjectHeader; 4]> = SmallVec::new();
         for &h in handles {
-            headers.push(self.resolve_for_wait(h, pseudo, &guard)?);
+            headers.push(self.resolve_for_wait(h, pseudo, guard)?);
         }
         if all {
             for (i, a) in headers.iter().enumerate() {
@@ -491,18 +498,7 @@ impl Thread {
                 }
             }
         }
-        if try_first {
-            // The cheap path: under the pin, no references taken.
-            if let Some(status) = wait::try_now(&t.ctx.owner, &headers, all)? {
-                return Ok(Resolved::Done(status));
-            }
-        }
-        // A blocking wait holds its own references (closing a handle does not end it).
-        let mut refs = SmallVec::new();
-        for h in headers {
-            refs.push(h.try_ref().ok_or(Error::InvalidHandle)?);
-        }
-        Ok(Resolved::Objects(refs))
+        Ok(headers)
     }
 
     /// An async `WaitForMultipleObjects`: a future that completes as the blocking call
@@ -540,13 +536,17 @@ impl Thread {
     /// # }
     /// ```
     pub fn wait_async(&self, handles: &[Handle], wait_all: bool) -> WaitFuture {
-        let state = match self.resolve_all(handles, wait_all, false, false) {
-            Ok(Resolved::Objects(objects)) => FutureState::Waiting(wait::AsyncWait::new(
+        let objects = self.alive().and_then(|_| {
+            let guard = epoch::pin();
+            let refs = take_refs(&self.resolve_all(handles, wait_all, false, &guard)?);
+            refs
+        });
+        let state = match objects {
+            Ok(objects) => FutureState::Waiting(wait::AsyncWait::new(
                 Arc::clone(&self.inner().ctx.owner),
                 objects,
                 wait_all,
             )),
-            Ok(Resolved::Done(status)) => FutureState::Ready(Ok(status)),
             Err(e) => FutureState::Ready(Err(e)),
         };
         WaitFuture { _thread: self.clone(), state }
