@@ -92,6 +92,138 @@ impl StripedCounter {
     }
 }
 
+/// A counter each thread updates without a locked instruction: a thread's first update
+/// gives it a slot of its own (registered with the counter), which only that thread
+/// writes — a plain load and store — and `sum` adds the slots up. When a thread exits,
+/// its slots' values move into the counter's `retired` total. Exact whenever no update
+/// is in flight, as [`StripedCounter`]; cheaper per update (no `lock` prefix, no shared
+/// line), at the price of a thread-local lookup and one registration per thread.
+///
+/// Under loom it is a [`StripedCounter`] (loom models atomics, not thread-local
+/// destructors).
+#[cfg(not(loom))]
+pub(crate) struct LocalCounter(Arc<local::Registry>);
+
+#[cfg(loom)]
+pub(crate) struct LocalCounter(StripedCounter);
+
+#[cfg(loom)]
+impl LocalCounter {
+    pub(crate) fn new() -> Self {
+        LocalCounter(StripedCounter::new())
+    }
+    pub(crate) fn increment(&self) {
+        self.0.increment();
+    }
+    pub(crate) fn decrement(&self) {
+        self.0.decrement();
+    }
+    pub(crate) fn sum(&self) -> usize {
+        self.0.sum()
+    }
+}
+
+#[cfg(not(loom))]
+impl LocalCounter {
+    pub(crate) fn new() -> Self {
+        LocalCounter(Arc::new(local::Registry::default()))
+    }
+
+    /// Adds one on this thread's slot.
+    #[inline]
+    pub(crate) fn increment(&self) {
+        local::add(&self.0, 1);
+    }
+
+    /// Subtracts one on this thread's slot (a slot may go negative; the sum does not).
+    #[inline]
+    pub(crate) fn decrement(&self) {
+        local::add(&self.0, -1);
+    }
+
+    /// The retired total plus every live slot.
+    pub(crate) fn sum(&self) -> usize {
+        let slots = lock(&self.0.slots);
+        let live: isize = slots.iter().map(|s| s.load(Ordering::Relaxed)).sum();
+        let total = self.0.retired.load(Ordering::Relaxed) + live;
+        usize::try_from(total).unwrap_or(0)
+    }
+}
+
+#[cfg(not(loom))]
+mod local {
+    use std::cell::RefCell;
+    use std::sync::atomic::{AtomicIsize, Ordering};
+    use std::sync::{Arc, Mutex, Weak};
+
+    use crossbeam_utils::CachePadded;
+
+    use super::lock;
+
+    /// One thread's slot: written by that thread only, read by `sum`.
+    pub(super) type Slot = Arc<CachePadded<AtomicIsize>>;
+
+    #[derive(Default)]
+    pub(crate) struct Registry {
+        /// The slots of the threads that have updated the counter and not yet exited.
+        pub(super) slots: Mutex<Vec<Slot>>,
+        /// What exited threads' slots held.
+        pub(super) retired: AtomicIsize,
+    }
+
+    /// This thread's slots, one per counter it has updated. The `Weak` keeps the
+    /// registry's allocation (so its address, the lookup key, is never another
+    /// registry's) but not the counter.
+    #[derive(Default)]
+    struct Mine(Vec<(Weak<Registry>, Slot)>);
+
+    impl Drop for Mine {
+        fn drop(&mut self) {
+            // The thread is exiting: its slots' values go to their counters' totals, and
+            // the slots leave the registries (under each registry's lock, so a `sum`
+            // counts each value once).
+            for (registry, slot) in self.0.drain(..) {
+                let Some(registry) = registry.upgrade() else { continue };
+                let mut slots = lock(&registry.slots);
+                registry.retired.fetch_add(slot.load(Ordering::Relaxed), Ordering::Relaxed);
+                slots.retain(|s| !Arc::ptr_eq(s, &slot));
+            }
+        }
+    }
+
+    thread_local! {
+        static MINE: RefCell<Mine> = RefCell::new(Mine::default());
+    }
+
+    /// Adds `delta` to this thread's slot of `registry`, registering one on first use.
+    #[inline]
+    pub(super) fn add(registry: &Arc<Registry>, delta: isize) {
+        let done = MINE.try_with(|mine| {
+            let Ok(mut mine) = mine.try_borrow_mut() else { return false };
+            let key = Arc::as_ptr(registry);
+            let slot = match mine.0.iter().find(|(r, _)| std::ptr::eq(r.as_ptr(), key)) {
+                Some((_, slot)) => slot,
+                None => {
+                    // Registries of dropped counters go first (their `Weak`s alone are left).
+                    mine.0.retain(|(r, _)| r.strong_count() > 0);
+                    let slot: Slot = Arc::default();
+                    lock(&registry.slots).push(Arc::clone(&slot));
+                    mine.0.push((Arc::downgrade(registry), slot));
+                    &mine.0[mine.0.len() - 1].1
+                }
+            };
+            // Only this thread writes its slot: a load and a store, no locked RMW.
+            // Relaxed: a count orders nothing; `sum` reads it Relaxed.
+            slot.store(slot.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
+            true
+        });
+        if done != Ok(true) {
+            // This thread's slots are being torn down (or borrowed): the shared total.
+            registry.retired.fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+}
+
 // Test hooks for the loom models: no-ops in a normal build (the calls compile away), the
 // accounting of `accounting` below in a `cfg(loom)` build. Each call site is one line.
 
@@ -231,5 +363,44 @@ pub(crate) mod accounting {
     /// True if `block` is allocated and not yet freed.
     pub(crate) fn is_live(block: usize) -> bool {
         BLOCKS.with(|b| b.borrow().live.contains(&block))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::LocalCounter;
+
+    /// Updates from many threads, some of them exited (their slots folded into the
+    /// total), sum exactly; so do updates on a thread that touches two counters.
+    #[test]
+    fn a_local_counter_sums_every_thread_including_exited_ones() {
+        let a = std::sync::Arc::new(LocalCounter::new());
+        let b = LocalCounter::new();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let a = &a;
+                s.spawn(move || {
+                    for _ in 0..1000 + t {
+                        a.increment();
+                    }
+                    for _ in 0..t {
+                        a.decrement();
+                    }
+                });
+            }
+        });
+        assert_eq!(a.sum(), 8 * 1000, "every exited thread's updates kept");
+        for _ in 0..5 {
+            a.increment();
+            b.increment();
+        }
+        b.decrement();
+        assert_eq!((a.sum(), b.sum()), (8005, 4));
+        // Decremented on another thread than the increments: the slots go negative, the
+        // sum does not.
+        std::thread::scope(|s| {
+            s.spawn(|| (0..8005).for_each(|_| a.decrement()));
+        });
+        assert_eq!(a.sum(), 0);
     }
 }

@@ -28,7 +28,7 @@ use std::ptr::NonNull;
 use kobj_namespace::DirId;
 
 use crate::security::SecurityRef;
-use crate::sync::{AtomicUsize, Ordering, StripedCounter};
+use crate::sync::{AtomicUsize, LocalCounter, Ordering};
 use types::TypeInfo;
 
 /// What every object of one kernel shares at this layer: the live-object count and the
@@ -43,8 +43,8 @@ use types::TypeInfo;
 /// never touched again (its block is freed through the epoch by a closure that reads
 /// neither field).
 pub(crate) struct Domain {
-    /// Objects made and not yet destroyed, striped by thread.
-    live: StripedCounter,
+    /// Objects made and not yet destroyed, a slot per thread (`LocalCounter`).
+    live: LocalCounter,
     /// The kernel's work at an object's last handle: its name, then its type's hook.
     last_handle: fn(&ObjectHeader),
     /// The wait-all lock (see `wait`): taken by wait-all waits and by signals of objects
@@ -54,7 +54,7 @@ pub(crate) struct Domain {
 
 impl Domain {
     pub(crate) fn new(last_handle: fn(&ObjectHeader)) -> Domain {
-        Domain { live: StripedCounter::new(), last_handle, wait_all: crate::sync::Mutex::new(()) }
+        Domain { live: LocalCounter::new(), last_handle, wait_all: crate::sync::Mutex::new(()) }
     }
 
     /// Objects of this domain not yet destroyed.
