@@ -40,7 +40,7 @@ declare -A skips=(
     [lifetime]="a_long_chain_of_processes_is_torn_down_without_overflow"
     [self_handle]=""
     [private_namespaces]="concurrent_creators_of_one_boundary a_closed_alias_stays_unmapped_when_its_handle_value_is_reused"
-    [timers]="timers_agree_with_a_model timers_on_the_system_clock"
+    [timers]="timers_agree_with_a_model timers_on_the_system_clock a_completion_routine_is_dropped_with_its_timer driver"
     [apcs]="apcs_queued_while_the_thread_waits_run_exactly_once apcs_queued_while_the_thread_exits_are_all_dropped"
 )
 order=(lib tables duplication inheritance named security bad_input pitfalls lifetime self_handle private_namespaces timers apcs)
