@@ -6,6 +6,11 @@ use std::fmt::Debug;
 
 use kobj::{Access, DuplicateOptions, Handle, Kernel, Process, ProcessOptions, SecurityAttributes};
 
+/// How long a test waits for another host thread before it fails (a hang becomes a
+/// failure). Miri runs a thousand times slower, and a real-time limit there only fails
+/// a test whose threads are still working.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(if cfg!(miri) { 3_600 } else { 10 });
+
 /// The Win32 codes SPEC §2 lists ("Errors carry the Win32 codes").
 pub const SPEC_CODES: [u32; 14] = [2, 3, 5, 6, 8, 80, 87, 123, 131, 183, 206, 298, 1314, 1450];
 
@@ -186,10 +191,7 @@ pub fn await_deadline(kernel: &Kernel, want: Option<std::time::Duration>) {
         if now == want {
             return;
         }
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(10),
-            "next_deadline stayed {now:?}, expected {want:?}"
-        );
+        assert!(start.elapsed() < PATIENCE, "next_deadline stayed {now:?}, expected {want:?}");
         std::thread::yield_now();
     }
 }
@@ -210,7 +212,7 @@ pub fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 
     std::thread::spawn(move || {
         let _ = tx.send(f());
     });
-    match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+    match rx.recv_timeout(PATIENCE) {
         Ok(v) => v,
         Err(_) => panic!("{what}: still blocked after 10 s"),
     }
@@ -240,7 +242,7 @@ pub fn spawn_wait<'s>(
 /// What another host thread sent (bounded: one that never answers fails the test).
 #[track_caller]
 pub fn reply<T: Debug>(rx: &std::sync::mpsc::Receiver<T>) -> T {
-    rx.recv_timeout(std::time::Duration::from_secs(10)).expect("the waiter should have returned")
+    rx.recv_timeout(PATIENCE).expect("the waiter should have returned")
 }
 
 /// Drops the thread values first (each keeps its process alive), then terminates and
