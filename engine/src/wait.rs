@@ -715,22 +715,8 @@ fn try_wake_all(
 pub(crate) fn try_now(who: &Arc<Owner>, objects: &[&ObjectHeader], all: bool) -> Result<Option<WaitStatus>> {
     if all {
         let _all = lock(&objects[0].domain().wait_all);
-        let mut locked: SmallVec<[(&ObjectHeader, Locked<'_>); 4]> = SmallVec::new();
-        for &obj in objects {
-            if let Some(w) = waitable(obj) {
-                let l = w.lock();
-                l.state.kind.check_limit(who)?;
-                locked.push((obj, l));
-            }
-        }
-        if !locked.iter().all(|(_, l)| l.state.kind.ready_for(who)) {
-            return Ok(None);
-        }
-        let abandoned = locked.iter().any(|(_, l)| l.state.kind.is_abandoned());
-        for (obj, l) in &mut locked {
-            l.state.kind.acquire(who, obj);
-        }
-        return Ok(Some(if abandoned { WaitStatus::Abandoned(0) } else { WaitStatus::Object(0) }));
+        let mut locked = lock_all(who, objects.iter().copied())?;
+        return Ok(take_all(who, &mut locked));
     }
     // The lowest ready index wins.
     for (i, &obj) in objects.iter().enumerate() {
@@ -808,16 +794,8 @@ pub(crate) fn wait(
     let block = &claimed.block;
     prepare(block, objects, thread_wakeup());
     register(who, block)?;
-    if all {
-        match queue_all(block, objects) {
-            Ok(None) => {}
-            done => {
-                unregister(who, block);
-                return done.map(|s| s.unwrap_or(WaitStatus::Timeout));
-            }
-        }
-    } else {
-        queue_any(block, objects);
+    if let Some(status) = queue(block, objects, all)? {
+        return Ok(status);
     }
     if alertable {
         arm_alert(who, block);
@@ -855,29 +833,63 @@ fn queue_any(block: &Arc<WaitBlock>, objects: &[ObjRef]) {
 fn queue_all(block: &Arc<WaitBlock>, objects: &[ObjRef]) -> Result<Option<WaitStatus>> {
     let who = &block.owner;
     let _all = lock(&objects[0].domain().wait_all);
-    let mut locked: SmallVec<[(&ObjectHeader, &Waitable, Locked<'_>); 4]> = SmallVec::new();
+    let mut locked = lock_all(who, objects.iter().map(|o| &**o))?;
+    if let Some(status) = take_all(who, &mut locked) {
+        return Ok(Some(status));
+    }
+    for (i, obj) in objects.iter().enumerate() {
+        if let Some((_, l)) = locked.iter_mut().find(|(o, _)| std::ptr::eq(*o, &**obj)) {
+            l.state.enqueue(block, i, true);
+            // Under the object's lock (see `lock_signal`).
+            l.w.all_hint.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Ok(None)
+}
+
+/// Locks every waitable object of a wait-all (the caller holds the wait-all lock, so
+/// the order does not matter); MUTANT_LIMIT_EXCEEDED if one would pass its limit.
+fn lock_all<'a>(
+    who: &Owner,
+    objects: impl Iterator<Item = &'a ObjectHeader>,
+) -> Result<SmallVec<[(&'a ObjectHeader, Locked<'a>); 4]>> {
+    let mut locked = SmallVec::new();
     for obj in objects {
         if let Some(w) = waitable(obj) {
             let l = w.lock();
             l.state.kind.check_limit(who)?;
-            locked.push((&**obj, w, l));
+            locked.push((obj, l));
         }
     }
-    if locked.iter().all(|(_, _, l)| l.state.kind.ready_for(who)) {
-        let abandoned = locked.iter().any(|(_, _, l)| l.state.kind.is_abandoned());
-        for (obj, _, l) in &mut locked {
-            l.state.kind.acquire(who, obj);
-        }
-        return Ok(Some(if abandoned { WaitStatus::Abandoned(0) } else { WaitStatus::Object(0) }));
+    Ok(locked)
+}
+
+/// A wait-all's all-or-nothing step over its locked objects: takes them all if every
+/// one is ready for `who`, else nothing.
+fn take_all(who: &Arc<Owner>, locked: &mut [(&ObjectHeader, Locked<'_>)]) -> Option<WaitStatus> {
+    if !locked.iter().all(|(_, l)| l.state.kind.ready_for(who)) {
+        return None;
     }
-    for (i, obj) in objects.iter().enumerate() {
-        if let Some((_, w, l)) = locked.iter_mut().find(|(o, _, _)| std::ptr::eq(*o, &**obj)) {
-            l.state.enqueue(block, i, true);
-            // Under the object's lock (see `lock_signal`).
-            w.all_hint.fetch_add(1, Ordering::Relaxed);
-        }
+    let abandoned = locked.iter().any(|(_, l)| l.state.kind.is_abandoned());
+    for (obj, l) in locked.iter_mut() {
+        l.state.kind.acquire(who, obj);
     }
-    Ok(None)
+    Some(if abandoned { WaitStatus::Abandoned(0) } else { WaitStatus::Object(0) })
+}
+
+/// Queues a registered block as a wait-any or a wait-all. `Some` status if a wait-all
+/// found every object ready and took them at once; then, or on an error, the block is
+/// taken off its thread again.
+fn queue(block: &Arc<WaitBlock>, objects: &[ObjRef], all: bool) -> Result<Option<WaitStatus>> {
+    if !all {
+        queue_any(block, objects);
+        return Ok(None);
+    }
+    let queued = queue_all(block, objects);
+    if !matches!(queued, Ok(None)) {
+        unregister(&block.owner, block);
+    }
+    queued
 }
 
 /// Takes a decided (`code`) or abandoned wait off its objects' queues and its thread.
@@ -1144,16 +1156,10 @@ impl AsyncWait {
         if let Err(e) = register(&self.owner, &block) {
             return Poll::Ready(Err(e));
         }
-        if self.all {
-            match queue_all(&block, &self.objects) {
-                Ok(None) => {}
-                done => {
-                    unregister(&self.owner, &block);
-                    return Poll::Ready(done.map(|s| s.unwrap_or(WaitStatus::Timeout)));
-                }
-            }
-        } else {
-            queue_any(&block, &self.objects);
+        match queue(&block, &self.objects, self.all) {
+            Ok(None) => {}
+            Ok(Some(status)) => return Poll::Ready(Ok(status)),
+            Err(e) => return Poll::Ready(Err(e)),
         }
         let code = block.status.load(Ordering::Acquire);
         self.block = Some(block);
@@ -1245,16 +1251,22 @@ pub(crate) fn pulse_event(obj: &ObjectHeader, w: &Waitable) {
     let mut woken = Woken::new();
     {
         let mut g = lock_signal(obj, w);
-        if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
-            *signaled = true;
-        }
         let all = g.all.is_some();
-        wake_as(obj, &mut g.locked.state, all, true, &mut woken);
-        if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
-            *signaled = false;
-        }
+        pulse(obj, &mut g.locked.state, all, &mut woken);
     }
     unpark_all(woken);
+}
+
+/// A pulse under the event's lock: signalled for the waiters queued now (their grants
+/// marked as a pulse's), then reset.
+fn pulse(obj: &ObjectHeader, state: &mut State, all_locked: bool, woken: &mut Woken) {
+    if let Kind::Event { signaled, .. } = &mut state.kind {
+        *signaled = true;
+    }
+    wake_as(obj, state, all_locked, true, woken);
+    if let Kind::Event { signaled, .. } = &mut state.kind {
+        *signaled = false;
+    }
 }
 
 /// `ReleaseSemaphore`: the previous count, or TOO_MANY_POSTS (nothing changes).
@@ -1450,13 +1462,9 @@ fn undo(obj: &ObjectHeader, who: &Owner, was_abandoned: bool, pulsed: bool) {
             // Set again since the pulse: the set stands, and the pulse's grant goes to
             // nobody (a waiter queued now would have taken the set already).
             Kind::Event { manual: false, signaled: true } if pulsed => return,
-            Kind::Event { manual: false, signaled } if pulsed => {
+            Kind::Event { manual: false, .. } if pulsed => {
                 // A pulse's grant goes to the next waiter queued now, else to nobody.
-                *signaled = true;
-                wake_as(obj, &mut g.locked.state, all, true, &mut woken);
-                if let Kind::Event { signaled, .. } = &mut g.locked.state.kind {
-                    *signaled = false;
-                }
+                pulse(obj, &mut g.locked.state, all, &mut woken);
                 drop(g);
                 unpark_all(woken);
                 return;
