@@ -416,20 +416,11 @@ impl Thread {
     /// returns `IoCompletion` instead.
     pub fn sleep_ex(&self, timeout: Option<Duration>, alertable: bool) -> Result<WaitStatus> {
         let t = self.alive()?;
-        if alertable && wait::has_apc(&t.ctx.owner) {
-            self.run_apcs();
-            return Ok(WaitStatus::IoCompletion);
-        }
         if timeout == Some(Duration::ZERO) {
             // Sleep(0): gives up the rest of the time slice.
             std::thread::yield_now();
-            return Ok(WaitStatus::Timeout);
         }
-        let status = wait::wait(&t.ctx, &[], false, timeout, alertable)?;
-        if status == WaitStatus::IoCompletion {
-            self.run_apcs();
-        }
-        Ok(status)
+        self.block(&t.ctx, SmallVec::new(), false, timeout, alertable)
     }
 
     /// Runs the APCs queued to this thread, first in first out, until none is left
@@ -459,14 +450,29 @@ impl Thread {
             }
             take_refs(&headers)?
         };
-        if alertable && wait::has_apc(&t.ctx.owner) {
+        self.block(&t.ctx, objects, all, timeout, alertable)
+    }
+
+    /// A wait past its first try of the objects (a sleep: none): an alertable one runs
+    /// the APCs already queued instead; a zero timeout ends here; else the blocking
+    /// wait, after which the APCs it was woken for run on this host thread (its object
+    /// references released first).
+    fn block(
+        &self,
+        ctx: &WaitContext,
+        objects: SmallVec<[ObjRef; 4]>,
+        all: bool,
+        timeout: Option<Duration>,
+        alertable: bool,
+    ) -> Result<WaitStatus> {
+        if alertable && wait::has_apc(&ctx.owner) {
             self.run_apcs();
             return Ok(WaitStatus::IoCompletion);
         }
         if timeout == Some(Duration::ZERO) {
             return Ok(WaitStatus::Timeout);
         }
-        let status = wait::wait(&t.ctx, &objects, all, timeout, alertable)?;
+        let status = wait::wait(ctx, &objects, all, timeout, alertable)?;
         if status == WaitStatus::IoCompletion {
             drop(objects);
             self.run_apcs();
