@@ -74,16 +74,11 @@ impl Process {
             let exit_code = main.has_exited().then(|| main.exit_code());
             return Ok(ThreadInfo { id: main.id(), process_id: self.id(), exit_code });
         }
-        let ty = &self.kernel().builtin.thread;
+        let ty = self.kernel().builtin.thread.info_ptr();
         let guard = epoch::pin();
-        let s = self.resolve(h, &guard)?;
-        if !s.object.is_type(ty.info_ptr()) {
-            return Err(Error::InvalidHandle);
-        }
-        if !s.access.intersects(Access::THREAD_QUERY_INFORMATION | THREAD_QUERY_LIMITED_INFORMATION) {
-            return Err(Error::AccessDenied);
-        }
-        let t = s.object.body::<ThreadObject>().ok_or(Error::InvalidHandle)?;
+        let any_of = Access::THREAD_QUERY_INFORMATION | THREAD_QUERY_LIMITED_INFORMATION;
+        let object = self.resolve_any_of(h, ty, any_of, &guard)?;
+        let t = object.body::<ThreadObject>().ok_or(Error::InvalidHandle)?;
         // `is_exited` is Acquire, pairing with the exit that stored the code before it.
         let exit_code = t.ctx.owner.is_exited().then(|| t.exit_code.load(Ordering::Relaxed));
         Ok(ThreadInfo { id: t.tid, process_id: t.pid, exit_code })
@@ -95,19 +90,36 @@ impl Process {
             self.alive()?;
             return Ok(self.clone());
         }
-        let ty = &self.kernel().builtin.process;
+        let ty = self.kernel().builtin.process.info_ptr();
         let guard = epoch::pin();
-        let s = self.resolve(h, &guard)?;
-        if !s.object.is_type(ty.info_ptr()) || s.object.body::<ProcessObject>().is_none() {
+        let object = self.resolve_any_of(h, ty, any_of, &guard)?;
+        if object.body::<ProcessObject>().is_none() {
+            return Err(Error::InvalidHandle);
+        }
+        // The entry holds a handle, so the count is not zero unless it is being closed
+        // right now: then the handle is no longer valid.
+        let pointer = object.try_ref().ok_or(Error::InvalidHandle)?;
+        let reference = pointer.try_into_handle().map_err(|_| Error::InvalidHandle)?;
+        Process::from_handle_ref(reference).ok_or(Error::InvalidHandle)
+    }
+
+    /// The object `h` names if it is of type `ty` (else INVALID_HANDLE) and the handle
+    /// holds at least one right of `any_of` (else ACCESS_DENIED): these queries take
+    /// either the full or the limited query right, where `lookup` wants all it is given.
+    fn resolve_any_of<'g>(
+        &'g self,
+        h: Handle,
+        ty: *const crate::object::types::TypeInfo,
+        any_of: Access,
+        guard: &'g epoch::Guard,
+    ) -> Result<&'g crate::object::ObjectHeader> {
+        let s = self.resolve(h, guard)?;
+        if !s.object.is_type(ty) {
             return Err(Error::InvalidHandle);
         }
         if !s.access.intersects(any_of) {
             return Err(Error::AccessDenied);
         }
-        // The entry holds a handle, so the count is not zero unless it is being closed
-        // right now: then the handle is no longer valid.
-        let pointer = s.object.try_ref().ok_or(Error::InvalidHandle)?;
-        let reference = pointer.try_into_handle().map_err(|_| Error::InvalidHandle)?;
-        Process::from_handle_ref(reference).ok_or(Error::InvalidHandle)
+        Ok(s.object)
     }
 }
