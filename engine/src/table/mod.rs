@@ -55,7 +55,7 @@ use crate::error::{Error, Result};
 use crate::handle::Handle;
 use crate::object::{HandleRef, HandleRefs, ObjRef, ObjectHeader};
 use crate::sync::{
-    epoch, fence, stripe, AtomicBool, AtomicU64, AtomicUsize, Ordering, StripedCounter, STRIPES,
+    epoch, fence, stripe, AtomicBool, AtomicU64, AtomicUsize, LocalCounter, Ordering, STRIPES,
 };
 
 #[cfg(not(loom))]
@@ -269,8 +269,9 @@ pub(crate) struct HandleTable {
     high_water: CachePadded<AtomicUsize>,
     /// Per stripe, the rest of the line of fresh slots it claimed (see `fresh_index`).
     fresh: [CachePadded<AtomicU64>; STRIPES],
-    /// Live entries, striped like the free lists.
-    count: StripedCounter,
+    /// Live entries: a slot per thread (`LocalCounter`), so an insert or a close counts
+    /// itself with a plain store on a line of its thread's, not a locked instruction.
+    count: LocalCounter,
     /// Set once by `close_all`; no insert succeeds after it.
     closed: AtomicBool,
     /// The process object that owns this table (its handles to itself are WEAK).
@@ -287,7 +288,7 @@ impl HandleTable {
             free: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
             high_water: CachePadded::new(AtomicUsize::new(0)),
             fresh: std::array::from_fn(|_| CachePadded::new(AtomicU64::new(0))),
-            count: StripedCounter::new(),
+            count: LocalCounter::new(),
             closed: AtomicBool::new(false),
             owner: AtomicUsize::new(0),
             limit,
