@@ -266,7 +266,7 @@ impl Names {
             Err(e) => return Some(Err(e)),
         };
         // Increment-if-not-zero: a count that reached zero meanwhile means dying.
-        t.clone().try_into_handle().ok().map(|h| Ok((h, granted)))
+        t.try_handle_ref().map(|h| Ok((h, granted)))
     }
 
     /// Opens the object `name` names for `process`, checking type and access.
@@ -381,7 +381,7 @@ impl Process {
             if !key.sids.iter().all(|&sid| token.holds(sid)) {
                 return Some(Err(Error::AccessDenied));
             }
-            t.clone().try_into_handle().ok().map(Ok)
+            t.try_handle_ref().map(Ok)
         })?;
         let (handle, generation) =
             slot.fill_generation(reference, DIRECTORY_ALL_ACCESS, Default::default())?;

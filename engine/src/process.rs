@@ -680,37 +680,35 @@ impl Process {
             return Err(Error::InvalidHandle);
         }
         // Take the source: removed from its table with CLOSE_SOURCE (unless protected),
-        // else a new reference to its object.
-        let seen = Cell::new((Access::empty(), HandleFlags::empty()));
-        let reference = if source == Handle::CURRENT_PROCESS {
-            source_proc.object.another()
+        // else a new reference to its object; with the access and flags it held.
+        let (reference, held_access, held_flags) = if source == Handle::CURRENT_PROCESS {
+            (source_proc.object.another(), Access::PROCESS_ALL_ACCESS, HandleFlags::empty())
         } else if close_source {
+            // What the closed entry held (one word: read back whole, not in halves).
+            let seen = Cell::new(0u64);
             // A protected source is never closed by CLOSE_SOURCE: it is copied instead.
             match src.table.remove_if(source, |a, f| {
-                seen.set((a, f));
+                seen.set(pack_held(a, f));
                 Ok(())
             }) {
                 #[cfg(not(kobj_mutant = "close_source_release"))]
                 Ok(r) => {
                     src.private.closed(src, source, &r);
-                    r.into_handle().ok_or(Error::AccessDenied)?
+                    let held = unpack_held(seen.get());
+                    (r.into_handle().ok_or(Error::AccessDenied)?, held.0, held.1)
                 }
                 // mutant: the source's reference is released, then a new one taken
                 #[cfg(kobj_mutant = "close_source_release")]
                 Ok(r) => {
                     src.private.closed(src, source, &r);
+                    let held = unpack_held(seen.get());
                     let pointer = r.into_handle().ok_or(Error::AccessDenied)?.object().clone();
-                    pointer.try_into_handle().map_err(|_| Error::InvalidHandle)?
+                    (pointer.try_into_handle().map_err(|_| Error::InvalidHandle)?, held.0, held.1)
                 }
-                Err(_) => Self::reference_entry(src, source, &seen)?,
+                Err(_) => Self::reference_entry(src, source)?,
             }
         } else {
-            Self::reference_entry(src, source, &seen)?
-        };
-        let (held_access, held_flags) = if source == Handle::CURRENT_PROCESS {
-            (Access::PROCESS_ALL_ACCESS, HandleFlags::empty())
-        } else {
-            seen.get()
+            Self::reference_entry(src, source)?
         };
         let Some(target_proc) = target_proc else {
             // CLOSE_SOURCE with no target: the source is closed (dropping `reference`
@@ -741,24 +739,20 @@ impl Process {
         target.table.insert(reference, new_access, new_flags).map(Some)
     }
 
-    /// A new handle reference to the object of a live entry of `table`, recording the
-    /// entry's access and flags in `seen`.
-    fn reference_entry(
-        p: &ProcessObject,
-        h: Handle,
-        seen: &Cell<(Access, HandleFlags)>,
-    ) -> Result<HandleRef> {
+    /// A new handle reference to the object of a live entry of `table`, with the
+    /// entry's access and flags.
+    fn reference_entry(p: &ProcessObject, h: Handle) -> Result<(HandleRef, Access, HandleFlags)> {
         let guard = epoch::pin();
         let s = p.table.get(h, &guard).ok_or(Error::InvalidHandle)?;
-        seen.set((s.access, s.flags));
-        let pointer = s.object.try_ref().ok_or(Error::InvalidHandle)?;
-        pointer.try_into_handle().map_err(|_| Error::InvalidHandle)
+        let reference = s.object.try_handle_ref().ok_or(Error::InvalidHandle)?;
+        Ok((reference, s.access, s.flags))
     }
 
     /// The process a handle of this process names, for duplication: it must be a
     /// process handle with PROCESS_DUP_HANDLE, to a process not terminated. The
     /// pseudo-handle borrows `self` rather than counting another reference, so threads of
     /// one process duplicating in place do not all write its object's counts.
+    #[inline(always)]
     fn process_for_dup(&self, h: Handle) -> Result<ProcessRef<'_>> {
         if h == Handle::CURRENT_PROCESS {
             return Ok(ProcessRef::Caller(self));
@@ -766,8 +760,15 @@ impl Process {
         let guard = epoch::pin();
         let object =
             self.lookup(h, self.kernel().builtin.process.info_ptr(), Access::PROCESS_DUP_HANDLE, &guard)?;
-        let pointer = object.try_ref().ok_or(Error::InvalidHandle)?;
-        let reference = pointer.try_into_handle().map_err(|_| Error::AccessDenied)?;
+        // Refused if the handle was closed meanwhile and the object destroyed
+        // (INVALID_HANDLE), or if its last handle is closing: the process is ending.
+        let reference = object.try_handle_ref().ok_or_else(|| {
+            if object.is_destroyed() {
+                Error::InvalidHandle
+            } else {
+                Error::AccessDenied
+            }
+        })?;
         let process = Process::from_handle_ref(reference).ok_or(Error::InvalidHandle)?;
         if process.is_terminated() {
             return Err(Error::AccessDenied);
@@ -790,6 +791,18 @@ impl std::ops::Deref for ProcessRef<'_> {
             ProcessRef::Other(p) => p,
         }
     }
+}
+
+/// An entry's access and flags as one word, so a `Cell` that carries them out of a
+/// closure is written and read whole (two halves written and the word read back would
+/// stall the store-to-load forwarding of the CPUs this runs on).
+fn pack_held(access: Access, flags: HandleFlags) -> u64 {
+    u64::from(access.bits()) | (u64::from(flags.bits()) << 32)
+}
+
+/// The access and flags [`pack_held`] packed.
+fn unpack_held(word: u64) -> (Access, HandleFlags) {
+    (Access::from_bits_retain(word as u32), HandleFlags::from_bits_retain((word >> 32) as u32))
 }
 
 pub(crate) fn inherit_flag(inherit: bool) -> HandleFlags {

@@ -98,8 +98,7 @@ impl Process {
         }
         // The entry holds a handle, so the count is not zero unless it is being closed
         // right now: then the handle is no longer valid.
-        let pointer = object.try_ref().ok_or(Error::InvalidHandle)?;
-        let reference = pointer.try_into_handle().map_err(|_| Error::InvalidHandle)?;
+        let reference = object.try_handle_ref().ok_or(Error::InvalidHandle)?;
         Process::from_handle_ref(reference).ok_or(Error::InvalidHandle)
     }
 

@@ -130,7 +130,7 @@ impl LocalCounter {
 #[cfg(not(loom))]
 impl LocalCounter {
     pub(crate) fn new() -> Self {
-        LocalCounter(Arc::new(local::Registry::default()))
+        LocalCounter(Arc::new(local::Registry::new()))
     }
 
     /// Adds one on this thread's slot.
@@ -157,7 +157,7 @@ impl LocalCounter {
 #[cfg(not(loom))]
 mod local {
     use std::cell::{Cell, RefCell};
-    use std::sync::atomic::{AtomicIsize, Ordering};
+    use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex, Weak};
 
     use crossbeam_utils::CachePadded;
@@ -167,12 +167,25 @@ mod local {
     /// One thread's slot: written by that thread only, read by `sum`.
     pub(super) type Slot = Arc<CachePadded<AtomicIsize>>;
 
-    #[derive(Default)]
     pub(crate) struct Registry {
+        /// Which set of a thread's cache (`LAST`) the counter goes in: counters made one
+        /// after another (a kernel's, then its processes' tables) get different sets.
+        set: usize,
         /// The slots of the threads that have updated the counter and not yet exited.
         pub(super) slots: Mutex<Vec<Slot>>,
         /// What exited threads' slots held.
         pub(super) retired: AtomicIsize,
+    }
+
+    impl Registry {
+        pub(super) fn new() -> Registry {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            Registry {
+                set: NEXT.fetch_add(1, Ordering::Relaxed) % SETS,
+                slots: Mutex::default(),
+                retired: AtomicIsize::new(0),
+            }
+        }
     }
 
     /// This thread's slots, one per counter it has updated. The `Weak` keeps the
@@ -201,25 +214,22 @@ mod local {
 
     thread_local! {
         static MINE: RefCell<Mine> = RefCell::new(Mine::default());
-        /// Registries this thread updated recently, with its slots there, by address
-        /// (direct-mapped, [`RECENT`] ways): the fast path, one compare instead of a
-        /// search of `MINE`. While a way is not null, `MINE` holds that registry's
-        /// `Weak` (so no other registry has its address) and that slot's `Arc` (so the
-        /// pointer is valid); whatever removes an entry from `MINE` clears them all
-        /// first (`forget_last`).
-        static LAST: [Cell<(*const Registry, *const AtomicIsize)>; RECENT] =
-            const { [const { Cell::new((std::ptr::null(), std::ptr::null())) }; RECENT] };
+        /// Registries this thread updated recently, with its slots there: the fast
+        /// path, one or two compares instead of a search of `MINE`. A small
+        /// set-associative cache: [`SETS`] sets of two entries (`2 * set` and the one
+        /// after it), the newest of a set first. While an entry is not null, `MINE`
+        /// holds that registry's `Weak` (so no other registry has its address) and that
+        /// slot's `Arc` (so the pointer is valid); whatever removes an entry from `MINE`
+        /// clears them all first (`forget_last`).
+        static LAST: [Cell<(*const Registry, *const AtomicIsize)>; 2 * SETS] =
+            const { [const { Cell::new((std::ptr::null(), std::ptr::null())) }; 2 * SETS] };
     }
 
-    /// Ways of the fast path's cache: an insert updates two counters (the kernel's
-    /// objects and the table's entries), a thread may work in a few processes.
-    const RECENT: usize = 8;
-
-    /// The way of `LAST` a registry at `key` goes in.
-    fn way(key: *const Registry) -> usize {
-        // Registries are heap blocks at least 64 bytes apart.
-        (key as usize >> 6) % RECENT
-    }
+    /// Sets of the fast path's cache. An insert updates two counters (the kernel's
+    /// objects and the table's entries), made at different times and so in different
+    /// sets (or, if they share one, in its two entries); a thread may work in a few
+    /// processes.
+    const SETS: usize = 4;
 
     fn forget_last() {
         let _ = LAST.try_with(|ways| ways.iter().for_each(|w| w.set((std::ptr::null(), std::ptr::null()))));
@@ -229,21 +239,30 @@ mod local {
     #[inline]
     pub(super) fn add(registry: &Arc<Registry>, delta: isize) {
         let key = Arc::as_ptr(registry);
-        if let Ok((last, slot)) = LAST.try_with(|ways| ways[way(key)].get()) {
-            if std::ptr::eq(last, key) {
-                // SAFETY: `LAST` names `registry` (its address is no other registry's while
-                // `MINE` holds its `Weak`), and `slot` is this thread's slot there, kept
-                // alive by `MINE` (see `LAST`).
-                let slot = unsafe { &*slot };
-                // Only this thread writes its slot, as below.
-                slot.store(slot.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
-                return;
+        let at = 2 * registry.set;
+        let hit = LAST.try_with(|cache| {
+            let (first, second) = (cache[at].get(), cache[at + 1].get());
+            if std::ptr::eq(first.0, key) {
+                Some(first.1)
+            } else if std::ptr::eq(second.0, key) {
+                Some(second.1)
+            } else {
+                None
             }
+        });
+        if let Ok(Some(slot)) = hit {
+            // SAFETY: `LAST` names `registry` (its address is no other registry's while
+            // `MINE` holds its `Weak`), and `slot` is this thread's slot there, kept
+            // alive by `MINE` (see `LAST`).
+            let slot = unsafe { &*slot };
+            // Only this thread writes its slot, as below.
+            slot.store(slot.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
+            return;
         }
         add_slow(registry, delta);
     }
 
-    /// [`add`] when `registry` is not the last one this thread updated.
+    /// [`add`] when `registry` is not one this thread updated recently.
     #[cold]
     fn add_slow(registry: &Arc<Registry>, delta: isize) {
         let done = MINE.try_with(|mine| {
@@ -265,7 +284,12 @@ mod local {
             // Relaxed: a count orders nothing; `sum` reads it Relaxed.
             slot.store(slot.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
             let slot: *const AtomicIsize = &***slot;
-            let _ = LAST.try_with(|ways| ways[way(key)].set((key, slot)));
+            // The newest first in its set; the older of the two drops out.
+            let at = 2 * registry.set;
+            let _ = LAST.try_with(|cache| {
+                cache[at + 1].set(cache[at].get());
+                cache[at].set((key, slot));
+            });
             true
         });
         if done != Ok(true) {

@@ -16,19 +16,26 @@
 //! New references to an object found through a shared structure (a table entry seen
 //! under a pin, the name table) are taken with increment-if-not-zero, never a plain
 //! increment, so a count that reached zero is never resurrected (SPEC §5).
+//!
+//! Both counts live in one word ([`Counts`]: handles in the high half, pointers in the
+//! low), so a handle reference — one of each — is taken or given back with one atomic
+//! operation, and closing the last handle of an object with no last-handle work (no name,
+//! a type without a hook) releases both, and finds out whether it was the last
+//! reference, with one.
 
 mod cache;
 pub(crate) mod types;
 
 use std::alloc::Layout;
 use std::any::{Any, TypeId};
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
 
 use kobj_namespace::DirId;
 
 use crate::security::SecurityRef;
-use crate::sync::{AtomicUsize, LocalCounter, Ordering};
+use crate::sync::{AtomicU64, LocalCounter, Ordering};
 use types::TypeInfo;
 
 /// What every object of one kernel shares at this layer: the live-object count and the
@@ -69,10 +76,44 @@ pub(crate) struct NameKey {
     pub(crate) name: Box<str>,
 }
 
+/// The two counts of an object in one word: handles in the high 32 bits, pointer
+/// references in the low 32. Every handle also holds a pointer reference, so the low
+/// half is never below the high half, and a borrow out of the low half never happens.
+struct Counts;
+
+impl Counts {
+    /// One pointer reference.
+    const POINTER: u64 = 1;
+    /// One handle count (without its pointer reference).
+    const HANDLE: u64 = 1 << 32;
+    /// One handle reference: a handle count and its pointer reference.
+    const HANDLE_REF: u64 = Counts::HANDLE | Counts::POINTER;
+    /// A count at or past this in either half stops the process (as `Arc` does past
+    /// `isize::MAX`): 2^31 references to one object need at least 32 GiB of handle
+    /// entries, and letting the low half carry into the high one would corrupt both.
+    const LIMIT: u64 = 1 << 31;
+
+    fn pointers(word: u64) -> u64 {
+        word & 0xFFFF_FFFF
+    }
+
+    fn handles(word: u64) -> u64 {
+        word >> 32
+    }
+
+    /// Stops the process if `old`, the word before an increment, was at the limit.
+    #[inline]
+    fn check(old: u64) {
+        if Counts::pointers(old) >= Counts::LIMIT || Counts::handles(old) >= Counts::LIMIT {
+            std::process::abort();
+        }
+    }
+}
+
 /// The header every object block starts with.
 pub(crate) struct ObjectHeader {
-    handles: AtomicUsize,
-    pointers: AtomicUsize,
+    /// Handle and pointer counts ([`Counts`]).
+    counts: AtomicU64,
     /// The type. Registered types live as long as their kernel (see [`Domain`]).
     ty: NonNull<TypeInfo>,
     /// The kernel's object domain, uncounted (see [`Domain`]). Derived from a pointer
@@ -173,50 +214,68 @@ impl ObjectHeader {
 
     /// The number of open handles.
     pub(crate) fn handle_count(&self) -> usize {
-        self.handles.load(Ordering::Relaxed)
+        Counts::handles(self.counts.load(Ordering::Relaxed)) as usize
     }
 
     /// True once the object's last reference is gone (for good: `try_ref` never brings
     /// a count back from zero).
     pub(crate) fn is_destroyed(&self) -> bool {
-        // Acquire: pairs with the Release decrement of `release`.
-        self.pointers.load(Ordering::Acquire) == 0
+        // Acquire: pairs with the Release decrement of the last release.
+        Counts::pointers(self.counts.load(Ordering::Acquire)) == 0
+    }
+
+    /// True if closing the last handle has work to do: a name to remove or the type's
+    /// last-handle hook. The kernel's last-handle function (`Domain::last_handle`) does
+    /// nothing else, so an object without either may skip it.
+    #[inline]
+    fn has_last_handle_work(&self) -> bool {
+        self.name.is_some() || self.ty().on_last_handle.is_some()
+    }
+
+    /// Increment-if-not-zero on the word: adds `add` unless a half `refuse` names is
+    /// zero (`refuse(word)` true). The CAS loop of `try_ref` and its kin.
+    #[inline]
+    fn add_unless(&self, add: u64, refuse: impl Fn(u64) -> bool) -> bool {
+        let mut word = self.counts.load(Ordering::Relaxed);
+        loop {
+            if refuse(word) {
+                return false;
+            }
+            Counts::check(word);
+            // Acquire pairs with the Release decrements of earlier holders, so whatever
+            // they wrote is visible to the new one.
+            match self.counts.compare_exchange_weak(word, word + add, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => return true,
+                Err(now) => word = now,
+            }
+        }
     }
 
     /// Takes `n` handle references at once (each a handle count and a pointer
-    /// reference), increment-if-not-zero as [`try_ref`](Self::try_ref) then
-    /// [`ObjRef::try_into_handle`]: false, taking nothing, if the object is destroyed or
-    /// its last handle is closing. The caller owns the references it took (as raw
-    /// entries, `HandleRef::from_raw`). One pair of atomic operations for `n` handles:
-    /// inheritance copies runs of entries that name one object this way.
+    /// reference), increment-if-not-zero on both halves: false, taking nothing, if the
+    /// object is destroyed or its last handle is closing. The caller owns the references
+    /// it took (as raw entries, `HandleRef::from_raw`). One atomic operation for `n`
+    /// handles: inheritance copies runs of entries that name one object this way.
     pub(crate) fn try_add_handles(&self, n: usize) -> bool {
-        let mut p = self.pointers.load(Ordering::Relaxed);
-        loop {
-            if p == 0 {
-                return false;
-            }
-            // Acquire, as `try_ref`.
-            match self.pointers.compare_exchange_weak(p, p + n, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) => break,
-                Err(now) => p = now,
-            }
+        let n = n as u64;
+        if n >= Counts::LIMIT {
+            std::process::abort();
         }
-        let mut h = self.handles.load(Ordering::Relaxed);
-        loop {
-            if h == 0 {
-                // The last handle is closing: give the pointer references back, through
-                // the normal release (the last of them destroys the object).
-                for _ in 0..n {
-                    drop(ObjRef(NonNull::from(self)));
-                }
-                return false;
-            }
-            // Acquire, as `try_into_handle`.
-            match self.handles.compare_exchange_weak(h, h + n, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) => return true,
-                Err(now) => h = now,
-            }
-        }
+        self.add_unless(n * Counts::HANDLE_REF, |w| Counts::pointers(w) == 0 || Counts::handles(w) == 0)
+    }
+
+    /// Takes a handle reference (a handle count and its pointer reference, in one
+    /// operation), increment-if-not-zero on both halves: `None` if the object is
+    /// destroyed or its last handle is closing. What `try_ref` then
+    /// `ObjRef::try_into_handle` would do, with one locked instruction instead of two.
+    #[inline]
+    pub(crate) fn try_handle_ref(&self) -> Option<HandleRef> {
+        #[cfg(any(kobj_mutant = "try_ref_plain", kobj_mutant = "try_into_handle_plain"))]
+        // mutant: a plain increment, resurrects a zero count
+        return Some(HandleRef::adopt(ObjRef(NonNull::from(self))))
+            .inspect(|_| drop(self.counts.fetch_add(Counts::HANDLE_REF, Ordering::Acquire)));
+        self.add_unless(Counts::HANDLE_REF, |w| Counts::pointers(w) == 0 || Counts::handles(w) == 0)
+            .then(|| HandleRef::adopt(ObjRef(NonNull::from(self))))
     }
 
     /// Takes a pointer reference if the object is not yet destroyed.
@@ -224,19 +283,8 @@ impl ObjectHeader {
     pub(crate) fn try_ref(&self) -> Option<ObjRef> {
         #[cfg(kobj_mutant = "try_ref_plain")] // mutant: a plain increment, resurrects a zero count
         return Some(ObjRef(NonNull::from(self)))
-            .inspect(|_| drop(self.pointers.fetch_add(1, Ordering::Acquire)));
-        let mut n = self.pointers.load(Ordering::Relaxed);
-        loop {
-            if n == 0 {
-                return None;
-            }
-            // Acquire pairs with the Release decrement of `release`, so whatever the
-            // previous holders wrote is visible to the new one.
-            match self.pointers.compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) => return Some(ObjRef(NonNull::from(self))),
-                Err(now) => n = now,
-            }
-        }
+            .inspect(|_| drop(self.counts.fetch_add(Counts::POINTER, Ordering::Acquire)));
+        self.add_unless(Counts::POINTER, |w| Counts::pointers(w) == 0).then(|| ObjRef(NonNull::from(self)))
     }
 }
 
@@ -269,8 +317,7 @@ pub(crate) fn allocate<P: Any + Send + Sync>(
     };
     let value = ObjectBlock {
         header: ObjectHeader {
-            handles: AtomicUsize::new(1),
-            pointers: AtomicUsize::new(1),
+            counts: AtomicU64::new(Counts::HANDLE_REF),
             ty: NonNull::from(&*ty.info),
             domain,
             security,
@@ -291,7 +338,7 @@ pub(crate) fn allocate<P: Any + Send + Sync>(
     crate::sync::note_block_allocated(block as usize);
     // SAFETY: `block` is non-null (checked or cached) and its header is its first field
     // (`repr(C)`).
-    HandleRef(ObjRef(unsafe { NonNull::new_unchecked(block.cast::<ObjectHeader>()) }))
+    HandleRef::adopt(ObjRef(unsafe { NonNull::new_unchecked(block.cast::<ObjectHeader>()) }))
 }
 
 /// A counted pointer reference to an object (the engine's internal form).
@@ -332,28 +379,25 @@ impl ObjRef {
     pub(crate) fn into_handle_unnamed(self) -> HandleRef {
         debug_assert!(self.name.is_none() && self.ty().on_last_handle.is_none());
         // Relaxed: our pointer reference keeps the object alive; the count orders nothing.
-        if self.handles.fetch_add(1, Ordering::Relaxed) == 0 {
+        let old = self.counts.fetch_add(Counts::HANDLE, Ordering::Relaxed);
+        Counts::check(old);
+        if Counts::handles(old) == 0 {
             crate::sync::note_handle_reopened(self.as_ptr() as usize);
         }
-        HandleRef(self)
+        HandleRef::adopt(self)
     }
 
     /// Raises the handle count if it is not zero, turning this pointer reference into a
     /// handle reference; on failure (the last handle is closing) gives the pointer
     /// reference back.
     pub(crate) fn try_into_handle(self) -> Result<HandleRef, ObjRef> {
-        let handles = &self.handles;
         #[cfg(kobj_mutant = "try_into_handle_plain")] // mutant: a plain increment, resurrects
-        return Ok(HandleRef(self)).inspect(|h| drop(h.handles.fetch_add(1, Ordering::Acquire)));
-        let mut n = handles.load(Ordering::Relaxed);
-        loop {
-            if n == 0 {
-                return Err(self);
-            }
-            match handles.compare_exchange_weak(n, n + 1, Ordering::Acquire, Ordering::Relaxed) {
-                Ok(_) => return Ok(HandleRef(self)),
-                Err(now) => n = now,
-            }
+        return Ok(HandleRef::adopt(self))
+            .inspect(|h| drop(h.counts.fetch_add(Counts::HANDLE, Ordering::Acquire)));
+        if self.add_unless(Counts::HANDLE, |w| Counts::handles(w) == 0) {
+            Ok(HandleRef::adopt(self))
+        } else {
+            Err(self)
         }
     }
 }
@@ -370,7 +414,7 @@ impl Clone for ObjRef {
     fn clone(&self) -> Self {
         // Relaxed: we already hold a reference, so the count cannot be zero; nothing
         // is published by taking another (as `Arc::clone`).
-        self.pointers.fetch_add(1, Ordering::Relaxed);
+        Counts::check(self.counts.fetch_add(Counts::POINTER, Ordering::Relaxed));
         ObjRef(self.0)
     }
 }
@@ -379,7 +423,7 @@ impl Drop for ObjRef {
     fn drop(&mut self) {
         // Release: our uses of the object happen before its destruction; the Acquire
         // fence below pairs with every other holder's Release decrement.
-        if self.pointers.fetch_sub(1, Ordering::Release) != 1 {
+        if Counts::pointers(self.counts.fetch_sub(Counts::POINTER, Ordering::Release)) != 1 {
             return;
         }
         crate::sync::fence(Ordering::Acquire);
@@ -403,16 +447,17 @@ fn destroy(ptr: NonNull<ObjectHeader>) {
 }
 
 /// One handle's worth of references: a handle count and a pointer count. What a table
-/// entry owns; closing the handle releases it.
-pub(crate) struct HandleRef(ObjRef);
+/// entry owns; closing the handle releases it. The pointer reference is an `ObjRef` its
+/// drop releases by hand (with the handle count, in one operation, when it can).
+pub(crate) struct HandleRef(ManuallyDrop<ObjRef>);
 
 /// Several handle references to one object, released together: a run of table entries
 /// naming one object, taken by one sweep (`HandleTable::close_all`). Dropping it does
 /// what dropping each would — the last-handle work once, if the count reaches zero, and
 /// the destruction once — with one update of each count.
 pub(crate) struct HandleRefs {
-    /// Holds one of the `n` pointer references (released last, by its own drop).
-    obj: ObjRef,
+    /// The object, holding the `n` pointer references (released by `drop`).
+    obj: ManuallyDrop<ObjRef>,
     n: usize,
 }
 
@@ -421,7 +466,7 @@ impl HandleRefs {
     pub(crate) fn new(h: HandleRef) -> HandleRefs {
         let obj = ObjRef(h.0 .0);
         std::mem::forget(h);
-        HandleRefs { obj, n: 1 }
+        HandleRefs { obj: ManuallyDrop::new(obj), n: 1 }
     }
 
     /// Takes `h` into the run if it names the same object; else gives it back.
@@ -437,21 +482,53 @@ impl HandleRefs {
 
 impl Drop for HandleRefs {
     fn drop(&mut self) {
-        // AcqRel, as `HandleRef::drop`: the last closer sees every other closer's writes.
-        if self.obj.handles.fetch_sub(self.n, Ordering::AcqRel) == self.n {
-            last_handle_closed(&self.obj);
-        }
-        // The run's other pointer references; `obj` still holds one, so this never
-        // reaches zero. Release: our uses happen before a later destruction.
-        if self.n > 1 {
-            self.obj.pointers.fetch_sub(self.n - 1, Ordering::Release);
-        }
-        // `obj` drops next: the last pointer reference, destroying the object if it was
-        // the last anywhere.
+        // SAFETY: taken once, here; `obj` is not used again.
+        let obj = unsafe { ManuallyDrop::take(&mut self.obj) };
+        release_handles(obj, self.n as u64);
     }
 }
 
+/// Gives back `n` handle references to `obj`'s object (`obj` carrying their `n` pointer
+/// references): the last-handle work once, if the handle count reaches zero, and the
+/// destruction once, if the pointer count does.
+#[inline]
+fn release_handles(obj: ObjRef, n: u64) {
+    if !obj.has_last_handle_work() {
+        // Both halves at once. AcqRel: Release orders our uses before a destruction by
+        // whoever releases last; Acquire, if that is us, sees every other holder's.
+        let old = obj.counts.fetch_sub(n * Counts::HANDLE_REF, Ordering::AcqRel);
+        if Counts::handles(old) == n {
+            crate::sync::note_last_handle(obj.as_ptr() as usize);
+        }
+        // The references `obj` carried are given back: it must not release one again.
+        let ptr = obj.0;
+        std::mem::forget(obj);
+        if Counts::pointers(old) == n {
+            destroy(ptr);
+        }
+        return;
+    }
+    // AcqRel: the last closer must see every other closer's writes before it runs the
+    // last-handle work.
+    if Counts::handles(obj.counts.fetch_sub(n * Counts::HANDLE, Ordering::AcqRel)) == n {
+        last_handle_closed(&obj);
+    }
+    // The pointer references: all but the one `obj` holds, then that one (its drop
+    // destroys the object if it was the last anywhere). Release: our uses happen before
+    // a later destruction; `obj`'s own keeps this one from reaching zero.
+    if n > 1 {
+        obj.counts.fetch_sub((n - 1) * Counts::POINTER, Ordering::Release);
+    }
+    drop(obj);
+}
+
 impl HandleRef {
+    /// A handle reference made of a pointer reference whose handle count the caller
+    /// has already taken.
+    fn adopt(obj: ObjRef) -> HandleRef {
+        HandleRef(ManuallyDrop::new(obj))
+    }
+
     /// Adopts the handle reference a table entry carried.
     ///
     /// # Safety
@@ -459,7 +536,7 @@ impl HandleRef {
     /// nobody else adopts.
     pub(crate) unsafe fn from_raw(ptr: *const ObjectHeader) -> HandleRef {
         // SAFETY: forwarded from the caller.
-        HandleRef(unsafe { ObjRef::from_raw(ptr) })
+        HandleRef::adopt(unsafe { ObjRef::from_raw(ptr) })
     }
 
     pub(crate) fn into_raw(self) -> *const ObjectHeader {
@@ -471,9 +548,8 @@ impl HandleRef {
     /// Another handle reference to the same object (a duplicate or inherited handle).
     pub(crate) fn another(&self) -> HandleRef {
         // Relaxed: this handle keeps both counts above zero.
-        self.0.pointers.fetch_add(1, Ordering::Relaxed);
-        self.0.handles.fetch_add(1, Ordering::Relaxed);
-        HandleRef(ObjRef(self.0 .0))
+        Counts::check(self.counts.fetch_add(Counts::HANDLE_REF, Ordering::Relaxed));
+        HandleRef::adopt(ObjRef(self.0 .0))
     }
 
     /// The pointer reference inside, for reading the object.
@@ -484,7 +560,7 @@ impl HandleRef {
     /// Gives up the handle count but keeps the pointer reference (a process's handle to
     /// itself, which must not keep the process in use). May run the last-handle work.
     pub(crate) fn into_pointer(self) -> ObjRef {
-        let pointer = self.0.clone();
+        let pointer = ObjRef::clone(&self.0);
         drop(self);
         pointer
     }
@@ -499,12 +575,9 @@ impl Deref for HandleRef {
 
 impl Drop for HandleRef {
     fn drop(&mut self) {
-        // AcqRel: the last closer must see every other closer's writes before it runs
-        // the last-handle work.
-        if self.0.handles.fetch_sub(1, Ordering::AcqRel) == 1 {
-            last_handle_closed(&self.0);
-        }
-        // The pointer reference is released when the inner ObjRef drops.
+        // SAFETY: taken once, here; the field is not used again.
+        let obj = unsafe { ManuallyDrop::take(&mut self.0) };
+        release_handles(obj, 1);
     }
 }
 
