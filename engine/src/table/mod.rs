@@ -316,6 +316,10 @@ impl HandleTable {
 
     /// The published leaf page holding `index` (a pointer to its first entry, with the
     /// whole page's provenance), if it exists.
+    ///
+    /// On every lookup's path: inlined, and the level chosen by plain branches (a
+    /// `match` compiled to a jump table costs an indirect jump per lookup).
+    #[inline(always)]
     fn leaf_ptr(&self, index: usize) -> Option<*const Entry> {
         if index >= self.limit {
             return None;
@@ -327,16 +331,27 @@ impl HandleTable {
         if page == 0 {
             return None;
         }
-        let leaf = match root & LEVEL_MASK {
-            0 if index < LEAF_LEN => page,
-            1 if index < LEAF_LEN * MID_LEN => child(page, index >> LEAF_BITS)?,
-            2 if index >> TOP_SHIFT < self.top_len => {
-                let mid = child(page, index >> TOP_SHIFT)?;
-                child(mid, (index >> LEAF_BITS) & (MID_LEN - 1))?
+        let level = root & LEVEL_MASK;
+        let leaf = if level == 0 {
+            if index >= LEAF_LEN {
+                return None;
             }
-            _ => return None,
-        } as *const Entry;
-        Some(leaf)
+            page
+        } else if level == 1 {
+            if index >= LEAF_LEN * MID_LEN {
+                return None;
+            }
+            child(page, index >> LEAF_BITS)?
+        } else {
+            // Level 2, the highest `root_covering` makes.
+            debug_assert_eq!(level, 2);
+            if index >> TOP_SHIFT >= self.top_len {
+                return None;
+            }
+            let mid = child(page, index >> TOP_SHIFT)?;
+            child(mid, (index >> LEAF_BITS) & (MID_LEN - 1))?
+        };
+        Some(leaf as *const Entry)
     }
 
     /// The leaf page holding `index`, if it exists.
