@@ -496,11 +496,16 @@ impl HandleTable {
         if self.closed.load(Ordering::Relaxed) {
             return Err(Error::AccessDenied);
         }
-        let index = match self.pop_free() {
-            Some(i) => i,
-            None => self.fresh_index()?,
+        // A popped slot comes with its entry (its page exists: it was live before); a
+        // fresh one may need its page allocated.
+        let (index, entry) = match self.pop_free() {
+            Some(popped) => popped,
+            None => {
+                let index = self.fresh_index()?;
+                (index, self.entry_or_alloc(index))
+            }
         };
-        Ok(Reservation { table: self, index, entry: self.entry_or_alloc(index) })
+        Ok(Reservation { table: self, index, entry })
     }
 
     /// Closes a handle: INVALID_HANDLE if it names no live entry or is protected.
@@ -522,7 +527,7 @@ impl HandleTable {
             }
             check(access_of(meta), flags_of(meta))
         })?;
-        self.retire(index);
+        self.retire(index, entry);
         Ok(reference)
     }
 
@@ -585,15 +590,20 @@ impl HandleTable {
         }
     }
 
-    /// A slot leaves LIVE: count it out and push it on the free list.
-    fn retire(&self, index: usize) {
+    /// A slot (`entry`, at `index`) leaves LIVE: count it out and push it on the free list.
+    fn retire(&self, index: usize, entry: &Entry) {
         self.count.decrement();
-        self.push_free(index);
+        self.push_free_entry(index, entry);
     }
 
     /// Pushes a slot that is not live on this thread's free list.
     fn push_free(&self, index: usize) {
         let entry = self.entry(index).expect("a retired slot's page exists");
+        self.push_free_entry(index, entry);
+    }
+
+    /// [`push_free`](Self::push_free) for a caller that has the slot's entry at hand.
+    fn push_free_entry(&self, index: usize, entry: &Entry) {
         let free = &self.free[stripe()];
         let mut head = free.load(Ordering::Relaxed);
         loop {
@@ -619,14 +629,14 @@ impl HandleTable {
 
     /// Pops a free slot: this thread's stripe first, then the others in turn, so no freed
     /// slot is stranded on a stripe no thread uses.
-    fn pop_free(&self) -> Option<usize> {
+    fn pop_free(&self) -> Option<(usize, &Entry)> {
         let own = stripe();
         (0..STRIPES).find_map(|i| Self::pop_from(&self.free[(own + i) % STRIPES], self))
     }
 
     /// Pops from one stripe's stack. Each stack's tag guards only its own head: a slot
     /// moved to another stack meanwhile still bumped this head's tag when it was popped.
-    fn pop_from(free: &AtomicU64, table: &HandleTable) -> Option<usize> {
+    fn pop_from<'t>(free: &AtomicU64, table: &'t HandleTable) -> Option<(usize, &'t Entry)> {
         // Acquire pairs with `push_free`'s Release CAS, so the link we read is the pusher's.
         let mut head = free.load(Ordering::Acquire);
         loop {
@@ -635,15 +645,17 @@ impl HandleTable {
                 return None;
             }
             let index = top - 1;
+            // Every slot on a free list was handed out before, so its page exists.
+            let entry = table.entry(index).expect("a free slot's page exists");
             // The slot may be popped and reused by another thread meanwhile; then this
             // read is stale, but the tag in `head` has moved and the CAS below fails.
-            let link = table.entry(index).map_or(0, |e| e.object.load(Ordering::Relaxed)) as u64;
+            let link = entry.object.load(Ordering::Relaxed) as u64;
             #[cfg(not(kobj_mutant = "pop_no_tag"))]
             let next = bump_tag(head) | (link & FREE_INDEX);
             #[cfg(kobj_mutant = "pop_no_tag")] // mutant: the pop drops the tag (ABA)
             let next = link & FREE_INDEX;
             match free.compare_exchange_weak(head, next, Ordering::Acquire, Ordering::Acquire) {
-                Ok(_) => return Some(index),
+                Ok(_) => return Some((index, entry)),
                 Err(now) => head = now,
             }
         }
@@ -887,7 +899,7 @@ impl Reservation<'_> {
         fence(Ordering::SeqCst);
         if table.closed.load(Ordering::Relaxed) {
             if let Ok(reference) = entry.take(|_| Ok(())) {
-                table.retire(index);
+                table.retire(index, entry);
                 drop(reference);
             }
             return Err(Error::AccessDenied);
