@@ -213,7 +213,7 @@ mod local {
     }
 
     thread_local! {
-        static MINE: RefCell<Mine> = RefCell::new(Mine::default());
+        static MINE: RefCell<Mine> = const { RefCell::new(Mine(Vec::new())) };
         /// Registries this thread updated recently, with its slots there: the fast
         /// path, one or two compares instead of a search of `MINE`. A small
         /// set-associative cache: [`SETS`] sets of two entries (`2 * set` and the one

@@ -110,7 +110,6 @@ mod threaded {
         blocks: Vec<Retired>,
     }
 
-    #[derive(Default)]
     struct Cache {
         /// A harvest is running on this thread (payload drops re-enter `retire` and
         /// `seal`; the outer harvest's loop takes their ready batches, so no recursion).
@@ -121,7 +120,11 @@ mod threaded {
     }
 
     thread_local! {
-        static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+        // Initialised in place (`const`): every access is the thread-local's address, no
+        // first-use check.
+        static CACHE: RefCell<Cache> = const {
+            RefCell::new(Cache { harvesting: false, limbo: Vec::new(), sealed: VecDeque::new(), free: Vec::new() })
+        };
     }
 
     /// A destroyed block: into this thread's limbo (or the plain path).
