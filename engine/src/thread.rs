@@ -443,7 +443,8 @@ impl Thread {
         let t = self.alive()?;
         let objects = {
             let guard = epoch::pin();
-            let headers = self.resolve_all(handles, all, pseudo, &guard)?;
+            let mut headers = SmallVec::new();
+            self.resolve_all(handles, all, pseudo, &guard, &mut headers)?;
             // The cheap path: under the pin, no references taken.
             if let Some(status) = wait::try_now(&t.ctx.owner, &headers, all)? {
                 return Ok(status);
@@ -481,7 +482,9 @@ impl Thread {
     }
 
     /// The checks of SPEC §7.3 in order: the count, each handle valid and with
-    /// SYNCHRONIZE, then wait-all duplicates. The objects, valid under `guard`.
+    /// SYNCHRONIZE, then wait-all duplicates. The objects, valid under `guard`, go in
+    /// `headers` (the caller's: a vector returned through a `Result` is copied, and
+    /// the copy's loads stall on the stores that just filled it).
     #[inline(always)]
     fn resolve_all<'g>(
         &'g self,
@@ -489,11 +492,11 @@ impl Thread {
         all: bool,
         pseudo: bool,
         guard: &'g epoch::Guard,
-    ) -> Result<SmallVec<[&'g ObjectHeader; 4]>> {
+        headers: &mut SmallVec<[&'g ObjectHeader; 4]>,
+    ) -> Result<()> {
         if handles.is_empty() || handles.len() > MAXIMUM_WAIT_OBJECTS {
             return Err(Error::InvalidParameter);
         }
-        let mut headers: SmallVec<[&ObjectHeader; 4]> = SmallVec::new();
         for &h in handles {
             headers.push(self.resolve_for_wait(h, pseudo, guard)?);
         }
@@ -504,7 +507,7 @@ impl Thread {
                 }
             }
         }
-        Ok(headers)
+        Ok(())
     }
 
     /// An async `WaitForMultipleObjects`: a future that completes as the blocking call
@@ -544,8 +547,9 @@ impl Thread {
     pub fn wait_async(&self, handles: &[Handle], wait_all: bool) -> WaitFuture {
         let objects = self.alive().and_then(|_| {
             let guard = epoch::pin();
-            let refs = take_refs(&self.resolve_all(handles, wait_all, false, &guard)?);
-            refs
+            let mut headers = SmallVec::new();
+            self.resolve_all(handles, wait_all, false, &guard, &mut headers)
+                .and_then(|()| take_refs(&headers))
         });
         let state = match objects {
             Ok(objects) => FutureState::Waiting(wait::AsyncWait::new(

@@ -260,6 +260,10 @@ struct Entry {
 /// waiter woken under the lock would only block on it).
 type Woken = SmallVec<[Arc<WaitBlock>; 2]>;
 
+///
+/// Inlined, so the vector stays where its pushes left it: passed by value it would be
+/// copied, and the copy's loads stall on those stores (most calls wake nobody).
+#[inline(always)]
 fn unpark_all(woken: Woken) {
     for block in woken {
         block.wake();
