@@ -250,24 +250,34 @@ mod local {
                 None
             }
         });
-        if let Ok(Some(slot)) = hit {
-            // SAFETY: `LAST` names `registry` (its address is no other registry's while
-            // `MINE` holds its `Weak`), and `slot` is this thread's slot there, kept
-            // alive by `MINE` (see `LAST`).
-            let slot = unsafe { &*slot };
-            // Only this thread writes its slot, as below.
-            slot.store(slot.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
-            return;
-        }
-        add_slow(registry, delta);
+        let slot = match hit {
+            Ok(Some(slot)) => slot,
+            _ => match register(registry, key, at) {
+                Some(slot) => slot,
+                None => {
+                    // This thread's slots are being torn down (or borrowed): the shared
+                    // total.
+                    registry.retired.fetch_add(delta, Ordering::Relaxed);
+                    return;
+                }
+            },
+        };
+        // SAFETY: `LAST` names `registry` (its address is no other registry's while
+        // `MINE` holds its `Weak`), and `slot` is this thread's slot there, kept alive
+        // by `MINE` (see `LAST`); `register` returns such a slot and puts it in `LAST`.
+        let slot = unsafe { &*slot };
+        // Only this thread writes its slot: a load and a store, no locked RMW.
+        // Relaxed: a count orders nothing; `sum` reads it Relaxed.
+        slot.store(slot.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
     }
 
-    /// [`add`] when `registry` is not one this thread updated recently.
+    /// [`add`] when `registry` (at `key`, in the set at `at`) is not one this thread
+    /// updated recently: finds or makes this thread's slot there and puts it first in its
+    /// set of `LAST`. `None` while the thread's slots are unavailable.
     #[cold]
-    fn add_slow(registry: &Arc<Registry>, delta: isize) {
-        let done = MINE.try_with(|mine| {
-            let Ok(mut mine) = mine.try_borrow_mut() else { return false };
-            let key = Arc::as_ptr(registry);
+    fn register(registry: &Arc<Registry>, key: *const Registry, at: usize) -> Option<*const AtomicIsize> {
+        let slot = MINE.try_with(|mine| {
+            let Ok(mut mine) = mine.try_borrow_mut() else { return None };
             let slot = match mine.0.iter().find(|(r, _)| std::ptr::eq(r.as_ptr(), key)) {
                 Some((_, slot)) => slot,
                 None => {
@@ -280,22 +290,17 @@ mod local {
                     &mine.0[mine.0.len() - 1].1
                 }
             };
-            // Only this thread writes its slot: a load and a store, no locked RMW.
-            // Relaxed: a count orders nothing; `sum` reads it Relaxed.
-            slot.store(slot.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
             let slot: *const AtomicIsize = &***slot;
-            // The newest first in its set; the older of the two drops out.
-            let at = 2 * registry.set;
-            let _ = LAST.try_with(|cache| {
-                cache[at + 1].set(cache[at].get());
-                cache[at].set((key, slot));
-            });
-            true
+            Some(slot)
         });
-        if done != Ok(true) {
-            // This thread's slots are being torn down (or borrowed): the shared total.
-            registry.retired.fetch_add(delta, Ordering::Relaxed);
-        }
+        let slot = slot.ok().flatten()?;
+        // The newest first in its set; the older of the two drops out.
+        LAST.try_with(|cache| {
+            cache[at + 1].set(cache[at].get());
+            cache[at].set((key, slot));
+        })
+        .ok()?;
+        Some(slot)
     }
 }
 

@@ -260,6 +260,7 @@ struct Entry {
 /// waiter woken under the lock would only block on it).
 type Woken = SmallVec<[Arc<WaitBlock>; 2]>;
 
+/// Wakes the waiters a signal decided.
 ///
 /// Inlined, so the vector stays where its pushes left it: passed by value it would be
 /// copied, and the copy's loads stall on those stores (most calls wake nobody).

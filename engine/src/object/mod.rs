@@ -256,6 +256,7 @@ impl ObjectHeader {
     /// object is destroyed or its last handle is closing. The caller owns the references
     /// it took (as raw entries, `HandleRef::from_raw`). One atomic operation for `n`
     /// handles: inheritance copies runs of entries that name one object this way.
+    #[inline]
     pub(crate) fn try_add_handles(&self, n: usize) -> bool {
         let n = n as u64;
         if n >= Counts::LIMIT {
@@ -274,8 +275,7 @@ impl ObjectHeader {
         // mutant: a plain increment, resurrects a zero count
         return Some(HandleRef::adopt(ObjRef(NonNull::from(self))))
             .inspect(|_| drop(self.counts.fetch_add(Counts::HANDLE_REF, Ordering::Acquire)));
-        self.add_unless(Counts::HANDLE_REF, |w| Counts::pointers(w) == 0 || Counts::handles(w) == 0)
-            .then(|| HandleRef::adopt(ObjRef(NonNull::from(self))))
+        self.try_add_handles(1).then(|| HandleRef::adopt(ObjRef(NonNull::from(self))))
     }
 
     /// Takes a pointer reference if the object is not yet destroyed.
