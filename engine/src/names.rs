@@ -10,7 +10,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kobj_namespace::{DirId, NameError, Namespace, Resolved, MAX_NAME_UNITS};
+use kobj_namespace::{DirId, NameError, Named, Namespace, Resolved, MAX_NAME_UNITS};
 
 use crate::access::Access;
 use crate::error::{Error, Result};
@@ -39,6 +39,14 @@ impl From<NameError> for Error {
 }
 
 pub(crate) use crate::object::NameKey;
+
+/// The name table finds a named object by the name in its header, the one copy of it.
+impl Named for ObjectHeader {
+    fn name_key(&self) -> (DirId, &str) {
+        // Only named objects enter the table; the root's empty name is no object's.
+        self.name.as_ref().map_or((DirId::ROOT, ""), |key| (key.dir, &key.name))
+    }
+}
 
 /// A private namespace's identity: its boundary's name and SIDs (sorted).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -22,18 +22,16 @@ pub struct Mutex {
     pub(crate) w: Waitable,
 }
 
-/// An event.
+/// An event. Manual or auto reset is kept with its signal state (`Kind::Event`), not in a
+/// field of its own: a `bool` beside the `Waitable` would cost 8 bytes a payload.
 #[derive(Debug)]
 pub struct Event {
-    /// Manual-reset (true) or auto-reset.
-    pub(crate) manual_reset: bool,
     pub(crate) w: Waitable,
 }
 
-/// A semaphore.
+/// A semaphore. Its maximum is kept with its count (`Kind::Semaphore`).
 #[derive(Debug)]
 pub struct Semaphore {
-    pub(crate) maximum: i32,
     pub(crate) w: Waitable,
 }
 
@@ -84,7 +82,7 @@ impl Event {
     /// True for a manual-reset event.
     #[must_use]
     pub fn manual_reset(&self) -> bool {
-        self.manual_reset
+        wait::query(&self.w, |k| matches!(k, Kind::Event { manual: true, .. }))
     }
 
     /// True while signalled.
@@ -107,7 +105,10 @@ impl Semaphore {
     /// The maximum count.
     #[must_use]
     pub fn maximum(&self) -> i32 {
-        self.maximum
+        wait::query(&self.w, |k| match k {
+            Kind::Semaphore { maximum, .. } => *maximum,
+            _ => 0,
+        })
     }
 }
 

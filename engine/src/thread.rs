@@ -741,7 +741,7 @@ impl Process {
     /// `NtQueryEvent`: needs EVENT_QUERY_STATE.
     pub fn query_event(&self, h: Handle) -> Result<EventInfo> {
         self.with_object(&self.kernel().builtin.event, h, Access::EVENT_QUERY_STATE, |e: &Event| EventInfo {
-            manual_reset: e.manual_reset,
+            manual_reset: e.manual_reset(),
             signaled: e.w.event_is_set(),
         })
     }
@@ -752,7 +752,7 @@ impl Process {
             &self.kernel().builtin.semaphore,
             h,
             Access::SEMAPHORE_QUERY_STATE,
-            |s: &Semaphore| SemaphoreInfo { count: s.count(), maximum: s.maximum },
+            |s: &Semaphore| SemaphoreInfo { count: s.count(), maximum: s.maximum() },
         )
     }
 

@@ -62,10 +62,7 @@ impl Process {
     ) -> Result<Created> {
         let ty = &self.kernel().builtin.event;
         self.create_with(ty, sa, name, || {
-            Ok(Event {
-                manual_reset,
-                w: Waitable::new(Kind::Event { manual: manual_reset, signaled: initial_state }),
-            })
+            Ok(Event { w: Waitable::new(Kind::Event { manual: manual_reset, signaled: initial_state }) })
         })
     }
 
@@ -83,7 +80,7 @@ impl Process {
         }
         let ty = &self.kernel().builtin.semaphore;
         self.create_with(ty, sa, name, || {
-            Ok(Semaphore { maximum, w: Waitable::new(Kind::Semaphore { count: initial, maximum }) })
+            Ok(Semaphore { w: Waitable::new(Kind::Semaphore { count: initial, maximum }) })
         })
     }
 

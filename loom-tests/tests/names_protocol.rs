@@ -1,8 +1,9 @@
 //! Model 8 — the name table's protocol: create-by-name against create-by-name, open-by-name
 //! against the last close, and the last close's removal against a re-create.
 //!
-//! **A replica, not the engine's code.** The name table is a `DashMap`, whose shard locks
-//! are `parking_lot_core` locks that do not run under loom (a thread blocked on a shard
+//! **A replica, not the engine's code.** The name table's object set is sharded behind
+//! `parking_lot` locks (and its directories are a `DashMap`, whose locks are
+//! `parking_lot_core`'s too), which do not run under loom (a thread blocked on a shard
 //! held across a loom yield would park the whole model). So this model replays the
 //! protocol `kobj-namespace` and `engine/src/names.rs` follow over loom's primitives:
 //! one lock for the shard the name hashes to (a `loom::sync::Mutex` around the map), the
@@ -12,7 +13,7 @@
 //! remove the name *if it still names this object*. Objects are `loom::sync::Arc`s (the
 //! name's pointer reference); a per-execution count of objects made and dropped checks
 //! each is freed once. The other models keep off the engine's name table while a loom
-//! yield can happen under one of its shard locks, so its dashmap is never contended.
+//! yield can happen under one of its shard locks, so its locks are never contended.
 //!
 //! The replica carries the `name_remove_unconditional` mutant (`--cfg
 //! kobj_mutant="name_remove_unconditional"`): the removal without the identity check,

@@ -1,10 +1,10 @@
-//! The key and value of the one name table.
+//! The key and value of the directory table: the directories and links of the tree.
 //!
-//! The table is a `DashMap<Key, Slot<T>>`. A [`Key`] owns its name (a `Box<str>`: 16
-//! bytes, no capacity field), so a key is 24 bytes and a slot 16 for a pointer-sized `T`.
-//! Lookups must not allocate, so the table is also searchable by a borrowed
-//! `(DirId, &str)`: both sides implement [`KeyView`], `Key: Borrow<dyn KeyView>`, and
-//! the `Hash`/`Eq` of `Key` and of `dyn KeyView` are the same function of the two parts.
+//! The table is a `DashMap<Key, Node>`. A [`Key`] owns its name (a `Box<str>`: 16
+//! bytes, no capacity field). Lookups must not allocate, so the table is also searchable
+//! by a borrowed `(DirId, &str)`: both sides implement [`KeyView`],
+//! `Key: Borrow<dyn KeyView>`, and the `Hash`/`Eq` of `Key` and of `dyn KeyView` are the
+//! same function of the two parts. (Named objects are not in this table: see `table.rs`.)
 
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
@@ -95,11 +95,9 @@ impl<'a> Borrow<dyn KeyView + 'a> for Key {
     }
 }
 
-/// What a name in a directory stands for.
-#[derive(Debug)]
-pub(crate) enum Slot<T> {
-    /// A named object: the engine's counted reference to it.
-    Object(T),
+/// What a directory-table entry stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Node {
     /// A sub-directory.
     Dir(DirId),
     /// A symbolic link to a directory. The target is stored resolved: every link of the

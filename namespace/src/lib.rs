@@ -26,23 +26,28 @@
 //! than by path; a process that holds it reaches it through its alias, which the engine
 //! supplies to `resolve` as a callback.
 //!
-//! # One sharded table
+//! # Two sharded tables
 //!
-//! Every entry of every directory (object, sub-directory or link) lives in one
-//! `DashMap` keyed by `(DirId, name)`. A name operation hashes its key to one shard and
-//! takes that shard's lock and no other of this table (a create in a session directory
-//! n ≥ 1 also holds its session's shard lock, shared, and the removal of such a name takes
-//! it just after: see "Sessions"), so creators of unrelated names in the same directory
-//! do not meet, and there is no per-directory lock for a popular directory
-//! (`\BaseNamedObjects` holds most names) to serialise on. Walking a path costs one
-//! shared shard lock per component, taken and released in turn; the hottest prefixes,
-//! a session directory's fixed links `Global`, `Local` and `Session`, are answered
-//! without touching the table. Directories are plain ids ([`DirId`]): the skeleton's and
-//! each session's are computed, so the tree needs no side table, and a directory costs
-//! nothing until it has entries. An entry costs a 24-byte key (id and boxed name), a
-//! 16-byte value for a pointer-sized `T`, the name's bytes and the hash table's slack:
-//! `tests/memory.rs` measures about 100 bytes a name for a million 14-byte names. Names
-//! are hashed with the standard `RandomState`, since untrusted processes choose them.
+//! The directories and links of every directory live in one `DashMap` keyed by
+//! `(DirId, name)`; the named objects of every directory in a second table, a sharded
+//! set of the engine's references (`table.rs`), each found by the name its object
+//! carries ([`Named`]): the namespace keeps no copy of an object's name. The two never
+//! hold the same name: a directory that may hold objects holds no directory or link but
+//! the three fixed links of a session directory, whose names are never objects'. A name
+//! operation hashes its name to one shard of the object set and takes that shard's lock
+//! and no other of the set (a create in a session directory n ≥ 1 also holds its
+//! session's shard lock, shared, and the removal of such a name takes it just after: see
+//! "Sessions"), so creators of unrelated names in the same directory do not meet, and
+//! there is no per-directory lock for a popular directory (`\BaseNamedObjects` holds most
+//! names) to serialise on. Walking a path costs one shared shard lock of the directory
+//! table per component, taken and released in turn; the hottest prefixes, a session
+//! directory's fixed links `Global`, `Local` and `Session`, are answered without touching
+//! it. Directories are plain ids ([`DirId`]): the skeleton's and each session's are
+//! computed, so the tree needs no side table, and a directory costs nothing until it has
+//! entries. A named object costs the set one pointer-sized `T` and the hash table's slack
+//! and control bytes: `tests/memory.rs` measures about 19 bytes a name for a million
+//! names. Names are hashed with the standard `RandomState`, since untrusted processes
+//! choose them.
 //!
 //! # Lifetime: the two races
 //!
@@ -66,10 +71,11 @@
 //!   and replace it with a new object. `remove_if` therefore removes the entry only if
 //!   the engine's predicate still recognises it as the closing object (identity), so
 //!   the replacement keeps its name.
-//! - **Two creators.** Both run under the same shard lock for the key (the `DashMap`
-//!   entry API): the first finds no live object and runs `make`, the second finds the
-//!   first's object and runs `acquire`. Exactly one sees `already_existed == false`.
-//!   `make` runs under the lock, so a failing `make` publishes nothing.
+//! - **Two creators.** Both run under the same shard lock for the name, held exclusive
+//!   from the lookup to the insert: the first finds no live object and runs `make`, the
+//!   second finds the first's object and runs `acquire`. Exactly one sees
+//!   `already_existed == false`. `make` runs under the lock, so a failing `make`
+//!   publishes nothing.
 //!
 //! Private namespaces follow the same rules, keyed by boundary instead of name: the
 //! engine's namespace object (a `T` with a handle count, like any object) is stored with
@@ -121,10 +127,17 @@
 //! ```
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //! use std::sync::Arc;
-//! use kobj_namespace::{NameError, Namespace};
+//! use kobj_namespace::{DirId, NameError, Named, Namespace};
 //!
+//! // The object keeps its own name; the namespace finds it by that name.
 //! #[derive(Debug)]
-//! struct Object { handles: AtomicUsize }
+//! struct Object { handles: AtomicUsize, dir: DirId, name: String }
+//!
+//! impl Named for Object {
+//!     fn name_key(&self) -> (DirId, &str) {
+//!         (self.dir, &self.name)
+//!     }
+//! }
 //!
 //! // Take a handle only while the object lives: increment if not zero.
 //! fn acquire(object: &Arc<Object>) -> Option<Result<Arc<Object>, NameError>> {
@@ -141,7 +154,7 @@
 //! let ns: Namespace<Arc<Object>> = Namespace::new();
 //! let at = ns.resolve(0, "Global\\app", |_| None)?;
 //! let made = ns.create_or_open(at, acquire, || {
-//!     let object = Arc::new(Object { handles: AtomicUsize::new(1) });
+//!     let object = Arc::new(Object { handles: AtomicUsize::new(1), dir: at.dir, name: at.name.to_owned() });
 //!     Ok::<_, NameError>((Arc::clone(&object), object))
 //! })?;
 //! assert!(!made.already_existed);
@@ -166,8 +179,10 @@ mod namespace;
 mod objects;
 mod private;
 mod session;
+mod table;
 
 pub use dir::DirId;
 pub use error::NameError;
 pub use namespace::{EntryKind, Namespace, Resolved, MAX_NAME_UNITS};
 pub use objects::CreateOutcome;
+pub use table::Named;

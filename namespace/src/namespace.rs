@@ -2,27 +2,34 @@
 
 use std::fmt;
 use std::hash::Hash;
+use std::ops::Deref;
 use std::sync::atomic::AtomicU64;
 
 use dashmap::DashMap;
 
 use crate::dir::{BASE_NAMED_OBJECTS, BNOLINKS, GLOBAL_LINK, LOCAL_LINK, SESSIONS, SESSION_LINK};
-use crate::key::{Key, KeyView, Slot};
+use crate::key::{Key, KeyView, Node};
 use crate::session::SessionState;
+use crate::table::{Named, ObjectTable};
 use crate::{DirId, NameError};
 
 /// The longest name, in UTF-16 code units, that a Win32 name may have (the whole string as
 /// passed, prefix included). One more unit is [`NameError::InvalidName`].
 pub const MAX_NAME_UNITS: usize = 32_767;
 
-/// The object directory tree and its one sharded name table.
+/// The object directory tree and its sharded name tables.
 ///
 /// `T` is the engine's counted reference to an object (`Clone + Send + Sync`, typically an
 /// `Arc`-like pointer); `B` is the key of a private namespace's boundary. See the crate
 /// documentation for the layout, the lifetime rules and how an engine drives it.
 pub struct Namespace<T, B = String> {
-    /// Every entry of every directory: `(directory, name) -> object | directory | link`.
-    pub(crate) entries: DashMap<Key, Slot<T>>,
+    /// The directories and links of every directory: `(directory, name) -> directory |
+    /// link`. A directory that holds objects holds no directory or link but the three
+    /// fixed links of a session directory, whose names are never objects' (`is_reserved`);
+    /// so an object's name and a directory's or link's never meet.
+    pub(crate) dirs: DashMap<Key, Node>,
+    /// The named objects of every directory, each found by the name it carries.
+    pub(crate) objects: ObjectTable<T>,
     /// The sessions n ≥ 1 that exist: what keeps each (see `session.rs`).
     pub(crate) sessions: DashMap<u32, SessionState>,
     /// The private namespaces: boundary -> (its directory, the engine's namespace object).
@@ -66,7 +73,7 @@ impl<T, B: Hash + Eq> Default for Namespace<T, B> {
 impl<T, B: Hash + Eq> fmt::Debug for Namespace<T, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Namespace")
-            .field("entries", &self.entries.len())
+            .field("entries", &self.entry_count())
             .field("sessions", &self.session_count())
             .field("private_namespaces", &self.privates.len())
             .finish_non_exhaustive()
@@ -81,23 +88,23 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     #[must_use]
     pub fn new() -> Self {
         let namespace = Namespace {
-            entries: DashMap::new(),
+            dirs: DashMap::new(),
+            objects: ObjectTable::new(),
             sessions: DashMap::new(),
             privates: DashMap::new(),
             next_private: AtomicU64::new(0),
         };
-        namespace.publish(DirId::ROOT, BASE_NAMED_OBJECTS, Slot::Dir(DirId::GLOBAL));
-        namespace.publish(DirId::ROOT, SESSIONS, Slot::Dir(DirId::SESSIONS));
-        namespace.publish(DirId::SESSIONS, BNOLINKS, Slot::Dir(DirId::BNOLINKS));
+        namespace.publish(DirId::ROOT, BASE_NAMED_OBJECTS, Node::Dir(DirId::GLOBAL));
+        namespace.publish(DirId::ROOT, SESSIONS, Node::Dir(DirId::SESSIONS));
+        namespace.publish(DirId::SESSIONS, BNOLINKS, Node::Dir(DirId::BNOLINKS));
         namespace.publish_session(0);
         namespace
     }
 
     /// Puts a skeleton entry in place. Skeleton names can never hold objects (see
     /// [`is_reserved`]), so this only ever replaces an identical entry.
-    pub(crate) fn publish(&self, dir: DirId, name: &str, slot: Slot<T>) {
-        // The replaced value, if any, is dropped here, after the shard lock is released.
-        drop(self.entries.insert(Key::new(dir, name), slot));
+    pub(crate) fn publish(&self, dir: DirId, name: &str, node: Node) {
+        self.dirs.insert(Key::new(dir, name), node);
     }
 
     /// Resolves a Win32 name, as passed by a process of `session`, to the directory and
@@ -188,40 +195,11 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
                 _ => {}
             }
         }
-        match self.entries.get(&(dir, component) as &dyn KeyView).as_deref() {
-            Some(Slot::Dir(next) | Slot::Link(next)) => Ok(*next),
-            Some(Slot::Object(_)) | None => Err(NameError::PathNotFound),
+        // An object is never a path component: the directory table alone decides.
+        match self.dirs.get(&(dir, component) as &dyn KeyView).as_deref() {
+            Some(Node::Dir(next) | Node::Link(next)) => Ok(*next),
+            None => Err(NameError::PathNotFound),
         }
-    }
-
-    /// The entries of directory `dir`, sorted by name, with the type name of each object
-    /// as `type_name` gives it.
-    ///
-    /// This is for tooling, not a hot path: it scans the whole table one shard at a time,
-    /// holding that shard's lock (exclusively: name operations on the shard wait for its
-    /// scan) and never two at once. `type_name` runs under that lock and must not call
-    /// back into this namespace.
-    #[must_use]
-    pub fn list(&self, dir: DirId, type_name: impl Fn(&T) -> String) -> Vec<(String, EntryKind)> {
-        let mut found = Vec::new();
-        // `retain` visits the shards one after another, releasing each lock before taking
-        // the next (`iter` would hold the next before releasing the last). Nothing is
-        // removed: the closure always keeps the entry.
-        self.entries.retain(|key, slot| {
-            if key.dir() == dir {
-                let kind = match slot {
-                    Slot::Object(object) => EntryKind::Object(type_name(object)),
-                    Slot::Dir(_) => EntryKind::Directory,
-                    Slot::Link(target) => {
-                        EntryKind::Link(target.path().unwrap_or_else(|| format!("{target:?}")))
-                    }
-                };
-                found.push((key.name().to_owned(), kind));
-            }
-            true
-        });
-        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        found
     }
 
     /// The number of entries of every kind (objects, directories, links) in every
@@ -229,7 +207,49 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// changes it is approximate.
     #[must_use]
     pub fn entry_count(&self) -> usize {
-        self.entries.len()
+        self.dirs.len() + self.objects.len()
+    }
+}
+
+impl<T: Deref, B: Hash + Eq> Namespace<T, B>
+where
+    T::Target: Named,
+{
+    /// The entries of directory `dir`, sorted by name, with the type name of each object
+    /// as `type_name` gives it.
+    ///
+    /// This is for tooling, not a hot path: it scans both tables one shard at a time,
+    /// holding that shard's lock and never two at once (name operations on the shard wait
+    /// for its scan). `type_name` runs under that lock and must not call back into this
+    /// namespace.
+    #[must_use]
+    pub fn list(&self, dir: DirId, type_name: impl Fn(&T) -> String) -> Vec<(String, EntryKind)> {
+        let mut found = Vec::new();
+        // `retain` visits the shards one after another, releasing each lock before taking
+        // the next (`iter` would hold the next before releasing the last). Nothing is
+        // removed: the closure always keeps the entry.
+        self.dirs.retain(|key, node| {
+            if key.dir() == dir {
+                let kind = match *node {
+                    Node::Dir(_) => EntryKind::Directory,
+                    Node::Link(target) => {
+                        EntryKind::Link(target.path().unwrap_or_else(|| format!("{target:?}")))
+                    }
+                };
+                found.push((key.name().to_owned(), kind));
+            }
+            true
+        });
+        for shard in self.objects.shards() {
+            for object in shard.read().iter() {
+                let (at, name) = object.name_key();
+                if at == dir {
+                    found.push((name.to_owned(), EntryKind::Object(type_name(object))));
+                }
+            }
+        }
+        found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        found
     }
 }
 

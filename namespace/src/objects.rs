@@ -1,11 +1,15 @@
-//! Named objects: create-or-open, open and remove, each under one shard lock.
+//! Named objects: create-or-open, open and remove, each under one shard lock of the
+//! object table (`table.rs`).
 
 use std::hash::Hash;
 
-use dashmap::mapref::entry::Entry;
+use std::ops::Deref;
 
-use crate::key::{Key, KeyView, Slot};
+use hashbrown::hash_table::Entry;
+
+use crate::key::KeyView;
 use crate::namespace::is_reserved;
+use crate::table::{is_named, Named};
 use crate::{NameError, Namespace, Resolved};
 
 /// The result of [`Namespace::create_or_open`].
@@ -20,7 +24,10 @@ pub struct CreateOutcome<R> {
     pub already_existed: bool,
 }
 
-impl<T, B: Hash + Eq> Namespace<T, B> {
+impl<T: Deref, B: Hash + Eq> Namespace<T, B>
+where
+    T::Target: Named,
+{
     /// Creates the object named by `at`, or opens the live object that has the name.
     ///
     /// Everything happens under the one shard lock of the name:
@@ -31,7 +38,7 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// - `acquire` returns `None` (the object's handle count already reached zero: it is
     ///   dying and its last closer is about to remove it) or nothing has the name: `make`
     ///   creates the object (with one handle) and its `T` takes the name, replacing the
-    ///   dying one; the result has `already_existed = false`. If `make` fails, no name is
+    ///   dying one (the new object must carry the name `at`: [`Named`]); the result has `already_existed = false`. If `make` fails, no name is
     ///   left behind (a dying entry it would have replaced is removed too);
     /// - the name is a directory or a link, one of a session's fixed links, or empty:
     ///   [`NameError::NotAnObject`] (`ERROR_INVALID_HANDLE`);
@@ -59,6 +66,10 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
         if at.name.is_empty() || is_reserved(at.dir, at.name) {
             return Err(NameError::NotAnObject.into());
         }
+        if !at.dir.holds_objects() {
+            // Only directories and links live here (`Namespace::dirs`).
+            return Err(self.not_an_object_or(at, NameError::AccessDenied).into());
+        }
         // A name in session n's object directory keeps the session: the session is
         // checked and the name counted under the session's shard lock (shared), which
         // its removal takes exclusive. A session removed since the walk is as missing as
@@ -71,53 +82,55 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
         let created = |value| CreateOutcome { value, already_existed: false };
         // Set when a failing `make` removed a dying entry: one name fewer.
         let mut removed = false;
-        // Declared before the entry guard, so dropped after it: a replaced object's
+        // Declared before the shard guard, so dropped after it: a replaced object's
         // last reference is released outside the shard lock.
-        let replaced: Option<Slot<T>>;
-        let result = match self.entries.entry(Key::new(at.dir, at.name)) {
-            Entry::Occupied(mut occupied) => {
-                let acquired = match occupied.get() {
-                    Slot::Object(object) => acquire(object),
-                    Slot::Dir(_) | Slot::Link(_) => Some(Err(NameError::NotAnObject.into())),
-                };
-                match acquired {
-                    Some(result) => {
-                        replaced = None;
-                        result.map(|value| CreateOutcome { value, already_existed: true })
-                    }
-                    // Dying: the name is free. Its last closer's `remove_if` will not
-                    // match the new object and leaves it alone (and the name, still
-                    // counted once, stays counted once).
-                    None => match make() {
-                        Ok((object, value)) => {
-                            replaced = Some(occupied.insert(Slot::Object(object)));
-                            Ok(created(value))
-                        }
-                        Err(error) => {
-                            replaced = Some(occupied.remove());
-                            removed = true;
-                            Err(error)
-                        }
-                    },
+        let replaced: Option<T>;
+        let hash = self.objects.hash(at.dir, at.name);
+        let mut shard = self.objects.shard(hash).write();
+        let entry = shard.entry(hash, |t| is_named(t, at.dir, at.name), |t| self.objects.rehash(t));
+        let result = match entry {
+            Entry::Occupied(mut occupied) => match acquire(occupied.get()) {
+                Some(result) => {
+                    replaced = None;
+                    result.map(|value| CreateOutcome { value, already_existed: true })
                 }
-            }
+                // Dying: the name is free. Its last closer's `remove_if` will not
+                // match the new object and leaves it alone (and the name, still
+                // counted once, stays counted once).
+                None => match make() {
+                    Ok((object, value)) => {
+                        debug_assert!(
+                            is_named(&object, at.dir, at.name),
+                            "`make` made an object named otherwise"
+                        );
+                        replaced = Some(std::mem::replace(occupied.get_mut(), object));
+                        Ok(created(value))
+                    }
+                    Err(error) => {
+                        replaced = Some(occupied.remove().0);
+                        removed = true;
+                        Err(error)
+                    }
+                },
+            },
             Entry::Vacant(vacant) => {
                 replaced = None;
-                if at.dir.holds_objects() {
-                    make().map(|(object, value)| {
-                        vacant.insert(Slot::Object(object));
-                        // Counted before the name's shard lock is released: no closer
-                        // can uncount it first.
-                        if let Some(state) = &session {
-                            state.name_added();
-                        }
-                        created(value)
-                    })
-                } else {
-                    Err(NameError::AccessDenied.into())
-                }
+                make().map(|(object, value)| {
+                    debug_assert!(
+                        is_named(&object, at.dir, at.name),
+                        "`make` made an object named otherwise"
+                    );
+                    vacant.insert(object);
+                    // Counted before the name's shard lock is released: no closer
+                    // can uncount it first.
+                    if let Some(state) = &session {
+                        state.name_added();
+                    }
+                    created(value)
+                })
             }
         };
+        drop(shard);
         let idle = removed && session.as_ref().is_some_and(|state| state.name_removed());
         drop(session);
         drop(replaced);
@@ -145,9 +158,13 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
         if at.name.is_empty() || is_reserved(at.dir, at.name) {
             return Err(NameError::NotAnObject.into());
         }
-        match self.entries.get(&(at.dir, at.name) as &dyn KeyView).as_deref() {
-            Some(Slot::Object(object)) => acquire(object).unwrap_or_else(|| Err(NameError::NotFound.into())),
-            Some(Slot::Dir(_) | Slot::Link(_)) => Err(NameError::NotAnObject.into()),
+        if !at.dir.holds_objects() {
+            return Err(self.not_an_object_or(at, NameError::NotFound).into());
+        }
+        let hash = self.objects.hash(at.dir, at.name);
+        let shard = self.objects.shard(hash).read();
+        match shard.find(hash, |t| is_named(t, at.dir, at.name)) {
+            Some(object) => acquire(object).unwrap_or_else(|| Err(NameError::NotFound.into())),
             None => Err(NameError::NotFound.into()),
         }
     }
@@ -164,17 +181,30 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
     /// Removing the last name of a session whose processes have all left removes the
     /// session's directories too.
     pub fn remove_if(&self, at: Resolved<'_>, pred: impl FnOnce(&T) -> bool) -> bool {
-        let removed = self
-            .entries
-            .remove_if(&(at.dir, at.name) as &dyn KeyView, |_, slot| match slot {
-                Slot::Object(object) => pred(object),
-                Slot::Dir(_) | Slot::Link(_) => false,
-            })
-            .is_some();
-        if removed {
-            // After the name's shard lock is released: session shard, then name shard.
-            self.name_removed_from(at.dir);
+        let hash = self.objects.hash(at.dir, at.name);
+        let mut shard = self.objects.shard(hash).write();
+        let removed = match shard.find_entry(hash, |t| is_named(t, at.dir, at.name)) {
+            Ok(occupied) if pred(occupied.get()) => Some(occupied.remove().0),
+            Ok(_) | Err(_) => None,
+        };
+        drop(shard);
+        let Some(object) = removed else { return false };
+        // The removed reference goes after the shard lock is released; then the session
+        // (session shard, then name shard: the name's is no longer held).
+        drop(object);
+        self.name_removed_from(at.dir);
+        true
+    }
+}
+
+impl<T, B: Hash + Eq> Namespace<T, B> {
+    /// The error for an object operation on `at` in a directory that holds no objects:
+    /// [`NameError::NotAnObject`] if `at` is a directory or a link there, else `absent`.
+    fn not_an_object_or(&self, at: Resolved<'_>, absent: NameError) -> NameError {
+        if self.dirs.contains_key(&(at.dir, at.name) as &dyn KeyView) {
+            NameError::NotAnObject
+        } else {
+            absent
         }
-        removed
     }
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use dashmap::mapref::entry::Entry;
 
 use crate::dir::{BASE_NAMED_OBJECTS, GLOBAL_LINK, LOCAL_LINK, SESSION_LINK};
-use crate::key::{KeyView, Slot};
+use crate::key::{KeyView, Node};
 use crate::{DirId, Namespace};
 
 /// What keeps a session n ≥ 1 in existence.
@@ -151,13 +151,13 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
         let number = n.to_string();
         if n != 0 {
             let container = DirId::session_container(n);
-            self.publish(DirId::SESSIONS, &number, Slot::Dir(container));
-            self.publish(container, BASE_NAMED_OBJECTS, Slot::Dir(objects));
+            self.publish(DirId::SESSIONS, &number, Node::Dir(container));
+            self.publish(container, BASE_NAMED_OBJECTS, Node::Dir(objects));
         }
-        self.publish(objects, GLOBAL_LINK, Slot::Link(DirId::GLOBAL));
-        self.publish(objects, LOCAL_LINK, Slot::Link(objects));
-        self.publish(objects, SESSION_LINK, Slot::Link(DirId::BNOLINKS));
-        self.publish(DirId::BNOLINKS, &number, Slot::Link(objects));
+        self.publish(objects, GLOBAL_LINK, Node::Link(DirId::GLOBAL));
+        self.publish(objects, LOCAL_LINK, Node::Link(objects));
+        self.publish(objects, SESSION_LINK, Node::Link(DirId::BNOLINKS));
+        self.publish(DirId::BNOLINKS, &number, Node::Link(objects));
     }
 
     /// Removes the six entries of session n's directories (n ≥ 1), in the reverse order:
@@ -175,7 +175,7 @@ impl<T, B: Hash + Eq> Namespace<T, B> {
             (DirId::SESSIONS, number.as_str()),
         ] {
             // A directory or a link: nothing of the engine's is dropped.
-            self.entries.remove(&(dir, name) as &dyn KeyView);
+            self.dirs.remove(&(dir, name) as &dyn KeyView);
         }
     }
 }

@@ -6,7 +6,7 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use common::{acquire, acquire_kind, close, create, make, new_obj, open, Ns, Obj};
+use common::{acquire, acquire_kind, close, create, make, make_unnamed, new_obj, open, Ns, Obj};
 use kobj_namespace::{DirId, NameError, Resolved};
 
 /// Puts `object` into the state its last closer leaves it in between its decrement to zero
@@ -152,8 +152,8 @@ fn directories_and_links_are_not_objects() {
         assert!(!ns.remove_if(at, |_| true));
     }
     // The skeleton holds no new objects.
-    let err =
-        ns.create_or_open(Resolved { dir: DirId::ROOT, name: "x" }, acquire, make("mutex")).unwrap_err();
+    let at = Resolved { dir: DirId::ROOT, name: "x" };
+    let err = ns.create_or_open(at, acquire, make("mutex", at)).unwrap_err();
     assert_eq!(err, NameError::AccessDenied);
     assert_eq!(ns.entry_count(), baseline);
 }
@@ -164,11 +164,11 @@ fn directories_and_links_are_not_objects() {
 fn private_namespaces_are_found_by_boundary() {
     let ns = Ns::new();
     let (dir, handle) =
-        ns.create_private("b".to_owned(), |_| unreachable!(), |_| make("namespace")()).unwrap();
+        ns.create_private("b".to_owned(), |_| unreachable!(), |_| make_unnamed("namespace")()).unwrap();
     assert!(dir.is_private());
     assert_eq!(dir.path(), None);
     let alive = |o: &Obj| o.handles.load(Ordering::SeqCst) != 0;
-    let err = ns.create_private("b".to_owned(), alive, |_| make("namespace")()).unwrap_err();
+    let err = ns.create_private("b".to_owned(), alive, |_| make_unnamed("namespace")()).unwrap_err();
     assert_eq!(err.win32_code(), 183);
 
     let (opened_dir, opened) = ns.open_private(&"b".to_owned(), acquire).unwrap();
@@ -178,7 +178,7 @@ fn private_namespaces_are_found_by_boundary() {
 
     // Objects inside are in the one table, under the private directory.
     let inside = Resolved { dir, name: "obj" };
-    let object = ns.create_or_open(inside, acquire, make("mutex")).unwrap();
+    let object = ns.create_or_open(inside, acquire, make("mutex", inside)).unwrap();
     assert!(!object.already_existed);
     assert_eq!(ns.list(dir, |o| o.kind.to_owned()).len(), 1);
 
@@ -192,7 +192,7 @@ fn private_namespaces_are_found_by_boundary() {
 
     // A new namespace with the same boundary is a new, empty directory; the old one's
     // objects live on until their own last close, but are not reachable through it.
-    let (new_dir, _new) = ns.create_private("b".to_owned(), alive, |_| make("namespace")()).unwrap();
+    let (new_dir, _new) = ns.create_private("b".to_owned(), alive, |_| make_unnamed("namespace")()).unwrap();
     assert_ne!(new_dir, dir);
     let through_new = Resolved { dir: new_dir, name: "obj" };
     assert_eq!(ns.open(through_new, acquire).unwrap_err(), NameError::NotFound);
@@ -205,10 +205,10 @@ fn private_namespaces_are_found_by_boundary() {
 fn a_dying_private_namespace_is_replaced() {
     let ns = Ns::new();
     let alive = |o: &Obj| o.handles.load(Ordering::SeqCst) != 0;
-    let (old_dir, old) = ns.create_private("b".to_owned(), alive, |_| make("namespace")()).unwrap();
+    let (old_dir, old) = ns.create_private("b".to_owned(), alive, |_| make_unnamed("namespace")()).unwrap();
     start_dying(&old);
     assert_eq!(ns.open_private(&"b".to_owned(), acquire).unwrap_err(), NameError::NotFound);
-    let (new_dir, new) = ns.create_private("b".to_owned(), alive, |_| make("namespace")()).unwrap();
+    let (new_dir, new) = ns.create_private("b".to_owned(), alive, |_| make_unnamed("namespace")()).unwrap();
     assert_ne!(old_dir, new_dir);
     assert!(!ns.remove_private_if(&"b".to_owned(), |o| Arc::ptr_eq(o, &old)));
     let (dir, opened) = ns.open_private(&"b".to_owned(), acquire).unwrap();

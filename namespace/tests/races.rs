@@ -32,7 +32,7 @@ impl Made {
         previous: &'a Mutex<Option<Obj>>,
     ) -> impl FnOnce() -> Result<(Obj, Obj), NameError> + 'a {
         move || {
-            let (named, handle) = make("mutex")()?;
+            let (named, handle) = make("mutex", AT)()?;
             let mut previous = previous.lock().unwrap();
             if let Some(old) = previous.as_ref() {
                 assert_eq!(
@@ -202,7 +202,7 @@ fn many_names_many_threads() {
                     // Half the names are shared by all threads, half are this thread's.
                     let name = if i % 2 == 0 { format!("shared{i}") } else { format!("t{t}-{i}") };
                     let at = Resolved { dir: DirId::GLOBAL, name: &name };
-                    let outcome = ns.create_or_open(at, acquire, make("mutex")).unwrap();
+                    let outcome = ns.create_or_open(at, acquire, make("mutex", at)).unwrap();
                     held.push((name, outcome.value));
                 }
                 for (name, object) in &held {

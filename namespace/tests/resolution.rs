@@ -227,7 +227,7 @@ fn all_types_share_one_namespace() {
     let mutex = create(&ns, 0, "JeffObj").unwrap();
     let at = ns.resolve(0, "JeffObj", |_| None).unwrap();
     let err =
-        ns.create_or_open(at, common::acquire_kind("semaphore"), common::make("semaphore")).unwrap_err();
+        ns.create_or_open(at, common::acquire_kind("semaphore"), common::make("semaphore", at)).unwrap_err();
     assert_eq!(err.win32_code(), 6);
     assert!(common::same(&open(&ns, 0, "JeffObj").unwrap(), &mutex.value));
 }
@@ -238,7 +238,7 @@ fn all_types_share_one_namespace() {
 fn a_held_alias_resolves_inside_the_private_directory() {
     let ns = ns_with_sessions(&[1]);
     let (dir, _object) =
-        ns.create_private("boundary".to_owned(), |_| true, |_| common::make("namespace")()).unwrap();
+        ns.create_private("boundary".to_owned(), |_| true, |_| common::make_unnamed("namespace")()).unwrap();
     let holder = |alias: &str| (alias == "ns1").then_some(dir);
     assert_eq!(ns.resolve(1, "ns1\\obj", holder), Ok(Resolved { dir, name: "obj" }));
     // Only the first component is an alias, and only when more follow.
@@ -256,7 +256,7 @@ fn a_held_alias_resolves_inside_the_private_directory() {
 
     // An object in the private directory is not the same-named object of the session.
     let at = ns.resolve(1, "ns1\\obj", holder).unwrap();
-    let private = ns.create_or_open(at, common::acquire_kind("mutex"), common::make("mutex")).unwrap();
+    let private = ns.create_or_open(at, common::acquire_kind("mutex"), common::make("mutex", at)).unwrap();
     assert!(!private.already_existed);
     let public = create(&ns, 1, "obj").unwrap();
     assert!(!public.already_existed);
@@ -269,7 +269,7 @@ fn a_held_alias_resolves_inside_the_private_directory() {
 fn an_alias_not_held_is_an_ordinary_path() {
     let ns = ns_with_sessions(&[1]);
     let (_dir, _object) =
-        ns.create_private("boundary".to_owned(), |_| true, |_| common::make("namespace")()).unwrap();
+        ns.create_private("boundary".to_owned(), |_| true, |_| common::make_unnamed("namespace")()).unwrap();
     assert_eq!(resolve(&ns, 1, "ns1\\obj"), Err(NameError::PathNotFound));
     assert_eq!(create(&ns, 1, "ns1\\obj").unwrap_err().win32_code(), 3);
     assert_eq!(open(&ns, 1, "ns1\\obj").unwrap_err().win32_code(), 3);

@@ -97,7 +97,7 @@ fn a_removed_session_is_path_not_found_from_elsewhere() {
     ns.enter_session(4);
     let stale = ns.resolve(1, "Session\\4\\late", |_| None).unwrap();
     ns.leave_session(4);
-    let made = ns.create_or_open(stale, common::acquire, common::make("mutex"));
+    let made = ns.create_or_open(stale, common::acquire, common::make("mutex", stale));
     assert_eq!(made.unwrap_err(), NameError::PathNotFound);
     assert!(!ns.session_exists(4));
     // Session 1 is untouched.

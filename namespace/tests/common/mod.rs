@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use kobj_namespace::{CreateOutcome, NameError, Namespace, Resolved};
+use kobj_namespace::{CreateOutcome, DirId, NameError, Named, Namespace, Resolved};
 
 /// An engine object as far as the namespace sees it.
 #[derive(Debug)]
@@ -17,6 +17,15 @@ pub struct FakeObj {
     pub kind: &'static str,
     /// Set by the closer that took `handles` to zero.
     pub dead: AtomicBool,
+    /// Where it is named (the root and "" for a private namespace's object, never named).
+    pub dir: DirId,
+    pub name: String,
+}
+
+impl Named for FakeObj {
+    fn name_key(&self) -> (DirId, &str) {
+        (self.dir, &self.name)
+    }
 }
 
 /// The counted reference the namespace stores.
@@ -25,9 +34,20 @@ pub type Obj = Arc<FakeObj>;
 /// The namespace under test.
 pub type Ns = Namespace<Obj>;
 
-/// A new object of `kind` with one handle.
+/// A new object of `kind` with one handle, named `at`.
+pub fn named_obj(kind: &'static str, at: Resolved<'_>) -> Obj {
+    Arc::new(FakeObj {
+        handles: AtomicUsize::new(1),
+        kind,
+        dead: AtomicBool::new(false),
+        dir: at.dir,
+        name: at.name.to_owned(),
+    })
+}
+
+/// A new object of `kind` with one handle and no name (a private namespace's object).
 pub fn new_obj(kind: &'static str) -> Obj {
-    Arc::new(FakeObj { handles: AtomicUsize::new(1), kind, dead: AtomicBool::new(false) })
+    named_obj(kind, Resolved { dir: DirId::ROOT, name: "" })
 }
 
 /// Takes a handle if the object is alive (increment-if-not-zero); `None` if it is dying.
@@ -57,19 +77,24 @@ pub fn acquire_kind(kind: &'static str) -> impl FnOnce(&Obj) -> Option<Result<Ob
     }
 }
 
-/// `make` for a new object of `kind`: the namespace keeps one reference, the caller the
-/// other (its handle).
-pub fn make(kind: &'static str) -> impl FnOnce() -> Result<(Obj, Obj), NameError> {
+/// `make` for a new object of `kind` named `at`: the namespace keeps one reference, the
+/// caller the other (its handle).
+pub fn make<'a>(kind: &'static str, at: Resolved<'a>) -> impl FnOnce() -> Result<(Obj, Obj), NameError> + 'a {
     move || {
-        let object = new_obj(kind);
+        let object = named_obj(kind, at);
         Ok((Arc::clone(&object), object))
     }
+}
+
+/// `make` for a private namespace's object of `kind` (unnamed).
+pub fn make_unnamed(kind: &'static str) -> impl FnOnce() -> Result<(Obj, Obj), NameError> {
+    make(kind, Resolved { dir: DirId::ROOT, name: "" })
 }
 
 /// Creates or opens `name` as a "mutex" from `session`, with no private namespaces.
 pub fn create(ns: &Ns, session: u32, name: &str) -> Result<CreateOutcome<Obj>, NameError> {
     let at = ns.resolve(session, name, |_| None)?;
-    ns.create_or_open(at, acquire_kind("mutex"), make("mutex"))
+    ns.create_or_open(at, acquire_kind("mutex"), make("mutex", at))
 }
 
 /// Opens `name` as a "mutex" from `session`, with no private namespaces.
