@@ -44,7 +44,7 @@ pub(crate) use crate::object::NameKey;
 impl Named for ObjectHeader {
     fn name_key(&self) -> (DirId, &str) {
         // Only named objects enter the table; the root's empty name is no object's.
-        self.name.as_ref().map_or((DirId::ROOT, ""), |key| (key.dir, &key.name))
+        self.name.as_ref().map_or((DirId::ROOT, ""), |key| (key.dir(), key.name()))
     }
 }
 
@@ -245,7 +245,7 @@ impl Names {
 
     /// Removes `key` if it still names the object at `object` (its last handle closed).
     pub(crate) fn remove(&self, key: &NameKey, object: *const ObjectHeader) {
-        let at = Resolved { dir: key.dir, name: &key.name };
+        let at = Resolved { dir: key.dir(), name: key.name() };
         self.ns.remove_if(at, |t| std::ptr::eq(t.as_ptr(), object));
     }
 
@@ -317,7 +317,7 @@ impl Names {
                 {
                     return Err(Error::AccessDenied);
                 }
-                let key = NameKey { dir: at.dir, name: at.name.into() };
+                let key = NameKey::new(at.dir, at.name);
                 let reference = object::allocate(process.kernel().domain(), ty, security, Some(key), make()?);
                 Ok((reference.object().clone(), (reference, all)))
             },

@@ -644,8 +644,8 @@ impl Process {
                 flags: s.flags,
                 object_handles: s.object.handle_count(),
                 name: s.object.name.as_ref().map(|key| {
-                    let dir = key.dir.path().unwrap_or_else(|| "<private>".to_owned());
-                    format!("{}\\{}", dir.trim_end_matches('\\'), key.name)
+                    let dir = key.dir().path().unwrap_or_else(|| "<private>".to_owned());
+                    format!("{}\\{}", dir.trim_end_matches('\\'), key.name())
                 }),
             });
         });

@@ -24,15 +24,16 @@
 //! reference, with one.
 
 mod cache;
+mod name;
 pub(crate) mod types;
+
+pub(crate) use name::NameKey;
 
 use std::alloc::Layout;
 use std::any::{Any, TypeId};
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
-
-use kobj_namespace::DirId;
 
 use crate::security::SecurityRef;
 use crate::sync::{AtomicU64, LocalCounter, Ordering};
@@ -68,12 +69,6 @@ impl Domain {
     pub(crate) fn live(&self) -> usize {
         self.live.sum()
     }
-}
-
-/// Where a named object's name lives, kept in its header so the last close can find it.
-pub(crate) struct NameKey {
-    pub(crate) dir: DirId,
-    pub(crate) name: Box<str>,
 }
 
 /// The two counts of an object in one word: handles in the high 32 bits, pointer
@@ -120,7 +115,7 @@ pub(crate) struct ObjectHeader {
     /// to the whole kernel state, so the kernel layer may cast it back (`kernel::of`).
     domain: NonNull<Domain>,
     pub(crate) security: SecurityRef,
-    /// Where the object is named, if it is.
+    /// Where the object is named, if it is: the one copy of its name (8 bytes here).
     pub(crate) name: Option<NameKey>,
     /// The payload, inside this same block (an [`ObjectBlock`]): a pointer derived from
     /// the block's allocation, so it may reach past the header.
