@@ -20,7 +20,8 @@ pub const MAX_NAME_UNITS: usize = 32_767;
 /// The object directory tree and its sharded name tables.
 ///
 /// `T` is the engine's counted reference to an object (`Clone + Send + Sync`, typically an
-/// `Arc`-like pointer); `B` is the key of a private namespace's boundary. See the crate
+/// `Arc`-like pointer) that dereferences to an object carrying its own name ([`Named`]:
+/// the namespace keeps no copy); `B` is the key of a private namespace's boundary. See the crate
 /// documentation for the layout, the lifetime rules and how an engine drives it.
 pub struct Namespace<T, B = String> {
     /// The directories and links of every directory: `(directory, name) -> directory |

@@ -2,7 +2,6 @@
 //! object table (`table.rs`).
 
 use std::hash::Hash;
-
 use std::ops::Deref;
 
 use hashbrown::hash_table::Entry;
@@ -11,6 +10,9 @@ use crate::key::KeyView;
 use crate::namespace::is_reserved;
 use crate::table::{is_named, Named};
 use crate::{NameError, Namespace, Resolved};
+
+/// What a `make` that broke the [`Named`] contract gets told (in debug builds).
+const MISNAMED: &str = "`make` made an object that carries another name than the one it is created under";
 
 /// The result of [`Namespace::create_or_open`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -37,9 +39,10 @@ where
     ///   the name as it was;
     /// - `acquire` returns `None` (the object's handle count already reached zero: it is
     ///   dying and its last closer is about to remove it) or nothing has the name: `make`
-    ///   creates the object (with one handle) and its `T` takes the name, replacing the
-    ///   dying one (the new object must carry the name `at`: [`Named`]); the result has `already_existed = false`. If `make` fails, no name is
-    ///   left behind (a dying entry it would have replaced is removed too);
+    ///   creates the object (with one handle), which must carry the name `at`
+    ///   ([`Named`]), and its `T` takes the name, replacing the dying one; the result has
+    ///   `already_existed = false`. If `make` fails, no name is left behind (a dying
+    ///   entry it would have replaced is removed too);
     /// - the name is a directory or a link, one of a session's fixed links, or empty:
     ///   [`NameError::NotAnObject`] (`ERROR_INVALID_HANDLE`);
     /// - the name is free but `at.dir` is a skeleton directory that holds no objects
@@ -99,10 +102,7 @@ where
                 // counted once, stays counted once).
                 None => match make() {
                     Ok((object, value)) => {
-                        debug_assert!(
-                            is_named(&object, at.dir, at.name),
-                            "`make` made an object named otherwise"
-                        );
+                        debug_assert!(is_named(&object, at.dir, at.name), "{MISNAMED}");
                         replaced = Some(std::mem::replace(occupied.get_mut(), object));
                         Ok(created(value))
                     }
@@ -116,10 +116,7 @@ where
             Entry::Vacant(vacant) => {
                 replaced = None;
                 make().map(|(object, value)| {
-                    debug_assert!(
-                        is_named(&object, at.dir, at.name),
-                        "`make` made an object named otherwise"
-                    );
+                    debug_assert!(is_named(&object, at.dir, at.name), "{MISNAMED}");
                     vacant.insert(object);
                     // Counted before the name's shard lock is released: no closer
                     // can uncount it first.
